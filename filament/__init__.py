@@ -1,0 +1,3 @@
+"""Filament: a Tungsten Fabric (OpenContrail) compatible SDN system."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from filament.cli import main
+
+raise SystemExit(main())
