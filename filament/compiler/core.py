@@ -116,7 +116,11 @@ class Engine:
             self._sweep_owners = True
             out |= {("alloc", o) for o in old}
         if ("targets",) in changed or ("gsc",) in changed or self._sweep_owners:
-            self._refresh_reserved()
+            for owner in self._refresh_reserved():
+                # someone else's route-target object took this number: never share it
+                self._alloc_numbers.add(self.allocator.by_owner[owner])
+                self.allocator.free(owner)
+                out.add(("alloc", owner))
         if self._sweep_owners:
             self._sweep_owners = False
             keys = [("ri", fq) for fq in self.intent.objects["routing-instance"]]
@@ -125,6 +129,8 @@ class Engine:
             dead = set(self.allocator.by_owner) - live
         else:
             live, dead = self._owners_now(changed)
+            live |= {k[1] for k in out}
+            live = {o for o in live if self._owner_exists(o)}
         for owner in sorted(dead):
             if owner in self.allocator.by_owner:
                 self._alloc_numbers.add(self.allocator.by_owner[owner])
@@ -137,7 +143,12 @@ class Engine:
             out.add(("alloc", owner))
         return out
 
-    def _refresh_reserved(self) -> None:
+    def _owner_exists(self, owner: str) -> bool:
+        kind, _, fq = owner.partition(":")
+        return fq in self.intent.objects[kind]
+
+    def _refresh_reserved(self) -> list[str]:
+        """Update the numbers held by foreign route targets; owners that clash."""
         system = self.intent.system
         lo, hi = self._range
         numbers = set()
@@ -146,6 +157,7 @@ class Engine:
             if parsed and parsed[0] == str(system.asn) and lo <= parsed[1] <= hi:
                 numbers.add(parsed[1])
         self.allocator.reserve(numbers)
+        return sorted(self.allocator.by_number[n] for n in numbers if n in self.allocator.by_number)
 
     # --- propagation --------------------------------------------------------------
     def _propagate(self, changed: set[Key]) -> None:

@@ -62,6 +62,8 @@ def connection_refs(view: View, ri_fq: str) -> RefSet | None:
     if ri is None or not ri.is_default:
         return None
     mine = view.output("connections", ri.network) or frozenset()
+    policy = view.output("vn-policy", ri.network)
+    named = policy.connections if policy else frozenset()
     refs = []
     problems = []
     for peer in sorted(mine):
@@ -69,9 +71,10 @@ def connection_refs(view: View, ri_fq: str) -> RefSet | None:
         if theirs is None:
             continue        # missing peer network: reported by the policy rules
         if ri.network not in theirs:
-            problems.append(Problem("virtual-network", ri.network,
-                                    f"partially connected to {peer}: its policies do not "
-                                    f"pass traffic back"))
+            if peer in named:       # "any" reaching a network without policy is normal
+                problems.append(Problem("virtual-network", ri.network,
+                                        f"partially connected to {peer}: its policies do not "
+                                        f"pass traffic back"))
             continue
         peer_vn = view.network(peer)
         if peer_vn is None:
