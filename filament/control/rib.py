@@ -21,7 +21,7 @@ from filament.control.table import (
     RouteTable,
     table_name,
 )
-from filament.wire.xmpp.model import BROADCAST_MAC
+from filament.wire.xmpp.model import BROADCAST_MAC, ItemError
 
 
 class SubscriptionError(Exception):
@@ -102,7 +102,7 @@ class Rib:
         inst = self.instances.get(name)
         if inst is None:
             inst = self.instances[name] = Instance(name, None)
-            for fam in VRF_FAMILIES:
+            for fam in (("inet", "inet6") if name == MASTER_INSTANCE else VRF_FAMILIES):
                 t = RouteTable(table_name(name, fam), name, fam)
                 inst.tables[fam] = t
                 self.tables[t.name] = t
@@ -215,7 +215,9 @@ class Rib:
         if path.peer and instance not in self.membership.get(path.peer, {}):
             raise SubscriptionError(f"route for unsubscribed instance {instance}")
         inst = self._instance(instance)
-        t = inst.tables[family]
+        t = inst.tables.get(family)
+        if t is None:
+            raise ItemError(f"no {family} table in {instance}")
         path = replace(path, primary_table="", last_modified=now)
         if t.set_path(key, path, now):
             self._touch(t.name, key, family)
@@ -229,6 +231,8 @@ class Rib:
             raise SubscriptionError(f"withdraw for unsubscribed instance {instance}")
         inst = self.instances.get(instance)
         if inst is None:
+            return False
+        if family not in inst.tables:
             return False
         return self._remove_primary(peer, inst.tables[family].name, key, now)
 
@@ -273,6 +277,8 @@ class Rib:
             for rt in rts:
                 dests |= self._importers.get(rt, set())
             dests.discard(src.instance)
+            if src.family == "ermvpn":
+                dests = set()  # multicast trees stay in their instance (and bgp.ermvpn.0)
             for d in dests:
                 want[(self.instances[d].tables[src.family].name, key)] = sec
         skey = (tname, key, peer)
