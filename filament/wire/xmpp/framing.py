@@ -149,6 +149,8 @@ class Framer:
             return None if opener.startswith(rest) else self._bad(rest)
         if not rest.startswith(opener):
             self._bad(rest)
+        if len(rest) > len(opener) and rest[len(opener)] not in b" \t\r\n":
+            self._bad(rest)
         m = _HEADER_END.search(buf, pos)
         if m is None:
             return None
