@@ -8,7 +8,7 @@ Subnets are `IpamSubnetType` dicts (`{"subnet": {"ip_prefix", "ip_prefix_len"},
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -136,23 +136,33 @@ def pool_ranges(sn: dict[str, Any]) -> list[tuple[int, int]]:
     return [(int(net.network_address), int(net.broadcast_address))]
 
 
-def allocate(sn: dict[str, Any], used: set[int] | frozenset[int], count: int = 1) -> list[int]:
+def allocate(sn: dict[str, Any], used: Container[int], count: int = 1,
+             start: int | None = None) -> list[int]:
     """The next `count` free addresses of the subnet, highest first unless
-    addr_from_start; fewer if it runs out."""
+    addr_from_start; fewer if it runs out. `start` skips the part of the scan
+    known to be full (the caller's hint: every address before it is taken)."""
     skip = reserved(sn)
     step = max(1, int(sn.get("alloc_unit") or 1))
     out: list[int] = []
     ranges = pool_ranges(sn)
     if sn.get("addr_from_start"):
         for lo, hi in sorted(ranges):
+            if start is not None and start > hi:
+                continue
             a = lo + (-lo) % step
+            if start is not None and start > a:
+                a = start - (start - a) % step
             while a <= hi and len(out) < count:
                 if a not in used and a not in skip:
                     out.append(a)
                 a += step
     else:
         for lo, hi in sorted(ranges, reverse=True):
+            if start is not None and start < lo:
+                continue
             a = hi - hi % step
+            if start is not None and start < a:
+                a = start + (a - start) % step
             while a >= lo and len(out) < count:
                 if a not in used and a not in skip:
                     out.append(a)

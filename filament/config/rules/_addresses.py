@@ -25,6 +25,8 @@ class IpUsage(Index):
 
     def reset(self) -> None:
         self.used: dict[tuple[str, int], dict[int, int]] = {}
+        # owner -> {subnet key: address where the next scan may start}
+        self.hints: dict[str, dict[tuple, int]] = {}
 
     def _addrs(self, obj: Obj) -> list[tuple[str, int, int]]:
         h = obj.hidden
@@ -44,6 +46,7 @@ class IpUsage(Index):
 
     def remove(self, obj: Obj) -> None:
         for owner, v, a in self._addrs(obj):
+            self.hints.pop(owner, None)          # a freed address may lie behind a hint
             d = self.used.get((owner, v))
             if d and a in d:
                 if d[a] <= 1:
@@ -115,11 +118,28 @@ def allocate_in(txn: Txn, candidates: list[tuple[str, dict]], *, family: str | N
         if family and fam != family:
             continue
         version = 4 if fam == "v4" else 6
-        used = set(usage(txn).used_set(owner, version)) | pending_used(txn, owner, version)
-        got = ipam.allocate(sn, used, count)
+        ix = usage(txn)
+        committed = ix.used_set(owner, version)
+        pending = pending_used(txn, owner, version)
+        used = _Union(committed, pending) if pending else committed
+        key = (sn["subnet"]["ip_prefix"], sn["subnet"]["ip_prefix_len"],
+               str(sn.get("allocation_pools")), bool(sn.get("addr_from_start")),
+               sn.get("alloc_unit"))
+        hints = ix.hints.setdefault(owner, {})
+        got = ipam.allocate(sn, used, count, hints.get(key))
         if len(got) == count:
+            # Everything scanned before the first address handed out is taken.
+            hints[key] = got[0]
             return [(owner, sn, ipam.ip_str(a, version)) for a in got]
     return []
+
+
+class _Union:
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def __contains__(self, x) -> bool:
+        return x in self.a or x in self.b
 
 
 def reserve_given(txn: Txn, candidates: list[tuple[str, dict]], addr: str, *,
