@@ -99,6 +99,8 @@ class Graph:
         self.compacted = 0
         self.tombstones: list[tuple[int, str, str, list[str]]] = []
         self.listeners: list[Callable[[int, list[Obj], list[Obj]], None]] = []
+        # Tombstones kept for watchers resuming with `since`; older ones force a relist.
+        self.keep_tombstones = 100_000
 
     # --- loading and indexing ---------------------------------------------------------
     def load(self) -> None:
@@ -198,6 +200,8 @@ class Graph:
                 self.kv[key] = value
         for listener in self.listeners:
             listener(rev, written, deleted)
+        if deleted:
+            self.compact(self.keep_tombstones)
         return rev
 
     def compact(self, keep: int) -> None:

@@ -106,3 +106,17 @@ def test_restart_rebuilds_indexes():
     assert iip.props["instance_ip_address"] == "10.8.0.251"
     vn2, _ = s2.create("virtual-network", vn_body("f"))
     assert vn2.props["virtual_network_network_id"] == 6
+
+
+def test_tombstones_compacted_and_floor_moves():
+    store = MemoryStore()
+    s = ConfigService(store)
+    s.start()
+    s.graph.keep_tombstones = 2
+    for i in range(6):
+        o, _ = s.create("network-ipam", {"network-ipam": {"fq_name": P + [f"t{i}"],
+                                                          "parent_type": "project"}})
+        s.delete("network-ipam", o.uuid)
+    assert len(s.graph.tombstones) <= 4
+    assert s.graph.compacted > 0
+    assert all(t[0] > s.graph.compacted for t in s.graph.tombstones)
