@@ -275,6 +275,9 @@ class ConfigService:
 
     def _resolve_ref(self, txn: Txn, target: str, link: dict, path: str, op: str) -> Obj:
         ruuid, to = link.get("uuid"), link.get("to")
+        if isinstance(to, dict):
+            # vnc_api's set_<x>_list([obj, ...]) serialises the referred object as `to`
+            ruuid, to = ruuid or to.get("uuid"), to.get("fq_name")
         if ruuid:
             t = txn.get(ruuid) if isinstance(ruuid, str) else None
             if t is not None and t.type == target:

@@ -86,7 +86,7 @@ def fill_subnets(ctx, vn: Obj, old: Obj | None = None) -> None:
         flat = ipam_obj is not None and ipam_obj.props.get("ipam_subnet_method") == "flat-subnet"
         if flat:
             fwd = (vn.props.get("virtual_network_properties") or {}).get("forwarding_mode")
-            if fwd not in (None, "l3"):
+            if fwd != "l3":
                 raise BadRequest("flat-subnet is allowed only with l3 network")
             if any((s.get("subnet") or {}).get("ip_prefix") for s in subnets):
                 raise BadRequest("network_ipam_refs: a link to a flat-subnet IPAM may not "
