@@ -130,6 +130,7 @@ def parse_node_counts(spec: str) -> list[tuple[str, int]]:
     for item in spec.split(","):
         item = item.strip()
         name, sep, count = item.rpartition(":")
+        name = name.strip()
         if not sep or not name:
             raise TopologyError(f"--topology-nodes item {item!r} is not NAME:COUNT")
         try:
