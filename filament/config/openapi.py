@@ -54,10 +54,10 @@ def _document(schema: Schema) -> dict[str, Any]:
                 item = {"allOf": [_REF, {"type": "object", "properties": {
                     "attr": {"$ref": f"#/components/schemas/{ref.attr}"}}}]}
             props[ref.field_name] = {"type": "array", "items": item}
-        comps[f"resource:{rt.name}"] = {"type": "object", "properties": props,
+        comps[f"resource.{rt.name}"] = {"type": "object", "properties": props,
                                         "required": ["fq_name"]}
         envelope = {"type": "object", "properties": {
-            rt.name: {"$ref": f"#/components/schemas/resource:{rt.name}"}}}
+            rt.name: {"$ref": f"#/components/schemas/resource.{rt.name}"}}}
         body = {"content": {"application/json": {"schema": envelope}}}
         ok = {"200": {"description": "OK", "content": {"application/json": {"schema": envelope}}},
               "400": {"description": "invalid field (text body names it)"},
