@@ -367,3 +367,60 @@ def subnet_ip_count(svc: ConfigService, uuid: str, body: Any) -> dict:
         net = ipam.network_of(sn)
         counts.append(ipam.subnet_count(sn, set(ix.used_set(vn.uuid, net.version))))
     return {"ip_count_list": counts}
+
+
+# --- set-tag -----------------------------------------------------------------------------
+
+MULTI_VALUE_TAG_TYPES = frozenset({"label", "neutron_fwaas", "neutron_tag"})
+
+
+def set_tag(svc: ConfigService, body: Any) -> tuple[dict, int]:
+    """Attach/detach tags by type: {"obj_type", "obj_uuid", "<tag type>": spec|null}."""
+    b = _body(body)
+    obj_type = _type(svc, b.get("obj_type"), "obj_type")
+    obj = svc.graph.get(b.get("obj_uuid") or "")
+    if obj is None or obj.type != obj_type:
+        raise NotFound(f"{obj_type} {b.get('obj_uuid')} not found")
+    txn = Txn(svc.graph)
+    edited = txn.edit(obj.uuid)
+    links = list(edited.refs.get("tag", []))
+    project_fq = obj.fq_name[:2] if obj.type not in ("project", "domain") else obj.fq_name
+    for ttype, spec in b.items():
+        if ttype in ("obj_type", "obj_uuid"):
+            continue
+        ttype = ttype.lower()
+        current = [lk for lk in links if (t := svc.graph.get(lk[0])) is not None
+                   and t.props.get("tag_type_name") == ttype]
+        if spec is None:
+            links = [lk for lk in links if lk not in current]
+            continue
+        if not isinstance(spec, dict):
+            raise BadRequest(f"{ttype}: must be an object or null")
+        is_global = bool(spec.get("is_global"))
+
+        def find(value: str) -> str:
+            name = f"{ttype}={value}"
+            fq = [name] if is_global else project_fq + [name]
+            tag = svc.graph.lookup("tag", fq)
+            if tag is None:
+                raise NotFound(f"Tag with FQName {fq!r} not found")
+            return tag.uuid
+        add = ([spec["value"]] if spec.get("value") is not None else []) + \
+            list(spec.get("add_values") or [])
+        drop = {find(v) for v in spec.get("delete_values") or []}
+        add_uuids = [find(v) for v in add]
+        if ttype not in MULTI_VALUE_TAG_TYPES:
+            if len(add_uuids) > 1:
+                raise BadRequest(f"{ttype}: only one value can be set for this tag type")
+            if add_uuids:
+                drop |= {lk[0] for lk in current}
+        links = [lk for lk in links if lk[0] not in drop or lk[0] in add_uuids]
+        for u in add_uuids:
+            if all(lk[0] != u for lk in links):
+                links.append([u, None])
+    if links:
+        edited.refs["tag"] = links
+    else:
+        edited.refs.pop("tag", None)
+    svc.touch(edited)
+    return {}, svc.commit(txn)

@@ -155,6 +155,7 @@ class ConfigApp:
         r.add_post("/prop-collection-update", self.prop_update)
         r.add_post("/list-bulk-collection", self.list_bulk)
         r.add_post("/useragent-kv", self.useragent_kv)
+        r.add_post("/set-tag", self.set_tag)
         r.add_post("/chown", self.chown)
         r.add_post("/chmod", self.chmod)
         r.add_get("/aaa-mode", self.aaa_mode)
@@ -266,6 +267,10 @@ class ConfigApp:
     async def useragent_kv(self, request):
         res, rev = actions.useragent_kv(self.svc, await self._body(request))
         return _empty(rev) if res is None else _json(res)
+
+    async def set_tag(self, request):
+        res, rev = actions.set_tag(self.svc, await self._body(request))
+        return _json(res, rev)
 
     async def chown(self, request):
         res, rev = actions.chown(self.svc, await self._body(request))

@@ -120,3 +120,27 @@ def test_tombstones_compacted_and_floor_moves():
     assert len(s.graph.tombstones) <= 4
     assert s.graph.compacted > 0
     assert all(t[0] > s.graph.compacted for t in s.graph.tombstones)
+
+
+def test_set_tag_single_and_multi_value(svc):
+    from filament.config import actions
+    for t, v in (("application", "a1"), ("application", "a2"), ("label", "x"), ("label", "y")):
+        svc.create("tag", {"tag": {"fq_name": [f"{t}={v}"], "tag_type_name": t, "tag_value": v}})
+    vn, _ = svc.create("virtual-network", vn_body("tagged"))
+    actions.set_tag(svc, {"obj_type": "virtual_network", "obj_uuid": vn.uuid,
+                          "application": {"is_global": True, "value": "a1"},
+                          "label": {"is_global": True, "add_values": ["x", "y"]}})
+    names = lambda: sorted(svc.graph.get(u).name for u, _ in svc.graph.get(vn.uuid).refs["tag"])
+    assert names() == ["application=a1", "label=x", "label=y"]
+    actions.set_tag(svc, {"obj_type": "virtual-network", "obj_uuid": vn.uuid,
+                          "application": {"is_global": True, "value": "a2"},
+                          "label": {"is_global": True, "delete_values": ["x"]}})
+    assert names() == ["application=a2", "label=y"]
+    with pytest.raises(NotFound):
+        actions.set_tag(svc, {"obj_type": "virtual-network", "obj_uuid": vn.uuid,
+                              "tier": {"is_global": True, "value": "web"}})
+    with pytest.raises(BadRequest):
+        actions.set_tag(svc, {"obj_type": "virtual-network", "obj_uuid": vn.uuid,
+                              "application": {"is_global": True, "add_values": ["a1", "a2"]}})
+    actions.set_tag(svc, {"obj_type": "virtual-network", "obj_uuid": vn.uuid, "label": None})
+    assert names() == ["application=a2"]
