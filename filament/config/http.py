@@ -168,8 +168,8 @@ class ConfigApp:
         r.add_post("/virtual-network/{uuid}/ip-alloc", self.ip_alloc)
         r.add_post("/virtual-network/{uuid}/ip-free", self.ip_free)
         r.add_post("/virtual-network/{uuid}/subnet-ip-count", self.subnet_ip_count)
-        r.add_route("*", "/{collection:[A-Za-z_-]+s}", self.collection)
-        r.add_route("*", "/{type:[A-Za-z_-]+}/{uuid}", self.resource)
+        r.add_route("*", "/{collection:[A-Za-z0-9_-]+s}", self.collection)
+        r.add_route("*", "/{type:[A-Za-z0-9_-]+}/{uuid}", self.resource)
 
     # --- CRUD ----------------------------------------------------------------------------
     def _type_from_collection(self, request: web.Request) -> str:
