@@ -139,12 +139,18 @@ async def test_bad_input_does_not_stall_the_barrier(compiled):
             "src_addresses": [{"virtual_network": "local"}],
             "dst_addresses": [{"virtual_network": ":".join([*PROJECT, "ghost"])}],
             "action_list": {"simple_action": "pass"}}]}})
-    await _network(client, "lonely", ["to-ghost"])
+    lonely = await _network(client, "lonely", ["to-ghost"])
     await settle(client)
     assert any("ghost" in str(p) and "not found" in str(p) for p in svc.problems)
     ri = await _by_fq(client, "routing-instance", [*PROJECT, "lonely", "lonely"])
     assert not ri.get("routing_instance_refs")
     assert len(ri["route_target_refs"]) == 1
+    # a network whose ACL the compiler wrote can still be deleted; its ACL goes with it
+    await client.delete("virtual-network", lonely["uuid"])
+    await settle(client)
+    acls = {":".join(a["fq_name"]) for a in await client.list("access-control-list")}
+    assert ":".join([*PROJECT, "lonely", "lonely"]) not in acls
+    assert not any("ghost" in str(p) for p in svc.problems)
 
 
 async def test_restart_keeps_numbers_and_sweeps_orphans(api):
@@ -189,3 +195,53 @@ async def test_filament_up_runs_the_compiler(api_process):
         assert ri["route_target_refs"][0]["to"][0].startswith("target:64512:80000")
     finally:
         await client.close()
+
+
+async def test_router_group_and_network_delete_over_http(compiled):
+    _, client, svc = compiled
+    red = await _network(client, "lr-red")
+    blue = await _network(client, "lr-blue")
+    ports = []
+    for vn in (red, blue):
+        ports.append(await client.create("virtual-machine-interface", {
+            "fq_name": [*PROJECT, f"{vn['fq_name'][-1]}-gw"], "parent_type": "project",
+            "virtual_network_refs": [{"to": vn["fq_name"], "attr": None}]}))
+    lr = await client.create("logical-router", {
+        "fq_name": [*PROJECT, "router"], "parent_type": "project",
+        "logical_router_gateway_external": False,
+        "virtual_machine_interface_refs": [{"to": p["fq_name"], "attr": None} for p in ports]})
+    sg = await client.create("security-group", {
+        "fq_name": [*PROJECT, "web"], "parent_type": "project",
+        "security_group_entries": {"policy_rule": [{
+            "direction": ">", "protocol": "tcp", "ethertype": "IPv4",
+            "src_addresses": [{"subnet": {"ip_prefix": "192.0.2.0", "ip_prefix_len": 24}}],
+            "dst_addresses": [{"security_group": "local"}],
+            "dst_ports": [{"start_port": 80, "end_port": 80}]}]}})
+    await settle(client)
+
+    router = await client.read("logical-router", lr["uuid"])
+    lr_rt = router["route_target_refs"][0]["to"]
+    for name in ("lr-red", "lr-blue"):
+        ri = await _by_fq(client, "routing-instance", [*PROJECT, name, name])
+        assert lr_rt in [r["to"] for r in ri["route_target_refs"]]
+    ingress = await _by_fq(client, "access-control-list", [*PROJECT, "web",
+                                                           "ingress-access-control-list"])
+    [entry] = ingress["access_control_list_entries"]["acl_rule"]
+    assert entry["match_condition"]["dst_port"] == {"start_port": 80, "end_port": 80}
+    assert entry["action_list"]["simple_action"] == "pass"
+
+    # deleting intent removes what it derived, and nothing blocks the deletes
+    await client.delete("logical-router", lr["uuid"])
+    await client.delete("security-group", sg["uuid"])
+    for p in ports:
+        await client.delete("virtual-machine-interface", p["uuid"])
+    await client.delete("virtual-network", blue["uuid"])
+    await settle(client)
+    names = {tuple(r["fq_name"]) for r in await client.list("route-target")}
+    assert tuple(lr_rt) not in names
+    acls = {":".join(a["fq_name"]) for a in await client.list("access-control-list")}
+    assert not any(a.startswith(":".join([*PROJECT, "web"])) for a in acls)
+    ri = await _by_fq(client, "routing-instance", [*PROJECT, "lr-red", "lr-red"])
+    assert [r["to"] for r in ri["route_target_refs"]] != [] and \
+        lr_rt not in [r["to"] for r in ri["route_target_refs"]]
+    assert not svc.problems
