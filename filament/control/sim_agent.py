@@ -26,6 +26,7 @@ class SimAgent(asyncio.Protocol):
         self.routes: dict[str, dict[str, RouteEntry]] = {}
         self.config: list[ConfigUpdate] = []
         self.received_at: dict[str, float] = {}  # item id -> monotonic time of last reach
+        self.first_received_at: dict[str, float] = {}  # item id -> monotonic time of first reach
         self.changed = asyncio.Event()
         self.messages = 0
         self._iid = 0
@@ -68,6 +69,7 @@ class SimAgent(asyncio.Protocol):
                     for ident, entry in msg.items:
                         table[ident] = entry
                         self.received_at[ident] = now
+                        self.first_received_at.setdefault(ident, now)
                     for ident in msg.retracts:
                         table.pop(ident, None)
                     self.changed.set()
