@@ -1,0 +1,65 @@
+"""What the agent has seen (typed): its host, networks, local ports and the routes the
+control node sent. The desired datapath state is a pure function of one ``AgentView``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    vtep: str  # underlay (vhost0) address, the next hop this vRouter publishes
+    underlay_dev: str
+    underlay_mtu: int = 1500
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Subnet:
+    prefix: str  # "100.64.1.0/24"
+    gateway: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """A virtual network as the agent uses it: its primary routing instance (VRF name) and VNI."""
+
+    vrf: str
+    vni: int
+    subnets: tuple[Subnet, ...] = ()
+    uuid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    """A local workload port (VMI) bound to an OS interface."""
+
+    uuid: str
+    ifname: str
+    mac: str
+    ip: str
+    vrf: str  # routing instance of its network
+    vm: str = ""
+    security_groups: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PathNextHop:
+    address: str  # the VTEP (compute node) owning the destination
+    vni: int
+
+
+@dataclass(frozen=True, slots=True)
+class RouteIn:
+    """A route received for a VRF (the control node's best path(s), ECMP = several)."""
+
+    prefix: str
+    nexthops: tuple[PathNextHop, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    host: Host
+    networks: dict[str, Network] = field(default_factory=dict)  # by vrf name
+    ports: dict[str, Port] = field(default_factory=dict)  # by uuid
+    routes: dict[str, dict[str, RouteIn]] = field(default_factory=dict)  # vrf -> prefix -> route

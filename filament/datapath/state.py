@@ -1,0 +1,158 @@
+"""Desired (and observed) datapath state: plain frozen values, one class per kernel object kind.
+
+The agent computes a ``DatapathState`` as a pure function of what it has seen; a backend
+observes the objects it owns as the same values, so reconciling is a set difference
+(``diff``) followed by applying the operations in dependency order.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+VROUTER_MAC = "00:00:5e:00:01:00"  # the original's vRouter MAC: every vif, every vRouter
+TABLE_BASE = 0x10000  # routing tables >= this (and < TABLE_LIMIT) belong to Filament
+TABLE_LIMIT = 0x2000000
+RULE_PRIORITY = 20100  # priority of every ip rule Filament installs
+VXLAN_PREFIX = "flvx"
+VIF_ALIAS_PREFIX = "filament:"  # ifalias marking a vif Filament configured
+VXLAN_PORT = 4789
+VXLAN_OVERHEAD = 50
+
+
+def table_for_vni(vni: int) -> int:
+    """The routing table of a routing instance (its network's VNI picks it)."""
+    return TABLE_BASE + vni
+
+
+def vxlan_name(vni: int) -> str:
+    return f"{VXLAN_PREFIX}{vni}"
+
+
+def vtep_mac(vtep: str) -> str:
+    """The inner destination MAC of a VTEP's VXLAN devices (derived from its underlay IP,
+    so a sender computes it from a route's next hop without any extra signalling)."""
+    b = ipaddress.IPv4Address(vtep).packed
+    return "02:00:" + ":".join(f"{x:02x}" for x in b)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Vif:
+    """A workload port's host-side interface (created by the orchestrator, configured by us)."""
+
+    name: str
+    port: str  # vmi uuid (goes into ifalias so we recognise the vif after a restart)
+    mtu: int = 1500
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Vxlan:
+    name: str
+    vni: int
+    local: str
+    underlay: str  # underlay device name
+    mac: str
+    mtu: int = 1500
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Rule:
+    """``ip rule`` selecting a routing table by input interface or by packet mark."""
+
+    table: int
+    iif: str = ""
+    fwmark: int = 0
+    priority: int = RULE_PRIORITY
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class NextHop:
+    dev: str
+    via: str = ""  # remote VTEP (onlink) or "" for a directly attached host route
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Route:
+    """A route in a Filament table. kind: unicast | local (gateway) | unreachable."""
+
+    table: int
+    prefix: str
+    kind: str = "unicast"
+    nexthops: tuple[NextHop, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Neighbour:
+    dev: str
+    ip: str
+    mac: str
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Fdb:
+    dev: str
+    mac: str
+    dst: str
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Filter:
+    """The nftables side, rendered as one owned table (zones, marks, ACLs)."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DatapathState:
+    vifs: frozenset[Vif] = frozenset()
+    vxlans: frozenset[Vxlan] = frozenset()
+    rules: frozenset[Rule] = frozenset()
+    routes: frozenset[Route] = frozenset()
+    neighbours: frozenset[Neighbour] = frozenset()
+    fdbs: frozenset[Fdb] = frozenset()
+    filter: Filter = field(default_factory=Filter)
+
+    def count(self) -> int:
+        return sum(len(getattr(self, k)) for k in KINDS) + (1 if self.filter.text else 0)
+
+
+KINDS = ("vifs", "vxlans", "rules", "routes", "neighbours", "fdbs")
+# Adds go in this order (devices before what refers to them); deletes in reverse.
+ADD_ORDER = ("vifs", "vxlans", "neighbours", "fdbs", "routes", "rules", "filter")
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    action: str  # "add" | "del"
+    kind: str  # one of KINDS or "filter"
+    obj: object
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.kind[:-1] if self.kind.endswith('s') else self.kind} {self.obj}"
+
+
+def diff(desired: DatapathState, actual: DatapathState) -> list[Op]:
+    """Operations that turn ``actual`` into ``desired``: deletes first (reverse dependency
+    order), then adds. A changed object is a delete of the old value plus an add."""
+    dels: list[Op] = []
+    adds: list[Op] = []
+    for kind in reversed(ADD_ORDER):
+        if kind == "filter":
+            if desired.filter != actual.filter and not desired.filter.text:
+                dels.append(Op("del", "filter", actual.filter))
+            continue
+        want, have = getattr(desired, kind), getattr(actual, kind)
+        # routes are replaced in place by key (table, prefix); no delete needed for a change
+        if kind == "routes":
+            want_keys = {(r.table, r.prefix) for r in want}
+            dels.extend(Op("del", kind, o) for o in sorted(have - want) if (o.table, o.prefix) not in want_keys)
+        else:
+            dels.extend(Op("del", kind, o) for o in sorted(have - want))
+    for kind in ADD_ORDER:
+        if kind == "filter":
+            if desired.filter != actual.filter and desired.filter.text:
+                adds.append(Op("add", "filter", desired.filter))
+            continue
+        want, have = getattr(desired, kind), getattr(actual, kind)
+        adds.extend(Op("add", kind, o) for o in sorted(want - have))
+    return dels + adds
