@@ -121,6 +121,7 @@ class ConfigApp:
         self.app = web.Application(client_max_size=max_request_size + 1,
                                    middlewares=[self._errors])
         self.app["config"] = self
+        self.app.on_shutdown.append(self.hub.shutdown)
         self._routes()
 
     @web.middleware

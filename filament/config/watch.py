@@ -64,6 +64,15 @@ class WatchHub:
                 sub.overflowed = True
                 log.warning("watcher fell %d commits behind; disconnecting it", QUEUE_LIMIT)
 
+    async def shutdown(self, app: web.Application | None = None) -> None:
+        """End every open stream now, so a graceful stop need not wait for them."""
+        for sub in list(self.subs):
+            sub.overflowed = True
+            try:
+                sub.queue.put_nowait((0, b""))
+            except asyncio.QueueFull:
+                pass
+
     def _snapshot(self, types: frozenset[str] | None, since: int | None) -> tuple[int, list[bytes]]:
         g = self.svc.graph
         rev = g.revision
