@@ -177,8 +177,11 @@ def config_node(key: tuple[str, str], obj: dict) -> ConfigNode:
         props[k] = v
     ip = dict(props.get("id_perms") or {})
     if "uuid" not in ip and obj.get("uuid"):
-        n = int(obj["uuid"].replace("-", ""), 16)
-        ip["uuid"] = {"uuid_mslong": n >> 64, "uuid_lslong": n & ((1 << 64) - 1)}
+        try:
+            n = int(obj["uuid"].replace("-", ""), 16)
+            ip["uuid"] = {"uuid_mslong": n >> 64, "uuid_lslong": n & ((1 << 64) - 1)}
+        except ValueError:
+            pass
     props["id_perms"] = ip
     return ConfigNode(key[0], key[1], props)
 
