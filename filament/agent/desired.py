@@ -16,6 +16,7 @@ from filament.agent.view import AgentView, Port
 from filament.datapath import nft
 from filament.datapath.state import (
     VXLAN_OVERHEAD,
+    Address,
     DatapathState,
     Fdb,
     Filter,
@@ -59,7 +60,7 @@ def configured_ports(view: AgentView) -> list[Port]:
 def desired_state(view: AgentView) -> DatapathState:
     host = view.host
     mtu = overlay_mtu(host.underlay_mtu)
-    vifs, vxlans, rules, routes, neighbours, fdbs = set(), set(), set(), set(), set(), set()
+    vifs, vxlans, rules, routes, neighbours, fdbs, addresses = set(), set(), set(), set(), set(), set(), set()
     bindings: list[nft.ZoneBinding] = []
     ports = configured_ports(view)
     local_by_vni_ip = {}
@@ -83,6 +84,7 @@ def desired_state(view: AgentView) -> DatapathState:
         rules.add(Rule(table, fwmark=table))
         for sn in net.subnets:
             if sn.gateway:
+                addresses.add(Address(sn.gateway))
                 routes.add(Route(table, f"{sn.gateway}/32", kind="local", nexthops=(NextHop("lo"),)))
         for prefix, route in sorted(view.routes.get(vrf, {}).items()):
             nhs = []
@@ -113,6 +115,7 @@ def desired_state(view: AgentView) -> DatapathState:
     return DatapathState(
         vifs=frozenset(vifs),
         vxlans=frozenset(vxlans),
+        addresses=frozenset(addresses),
         rules=frozenset(rules),
         routes=frozenset(routes),
         neighbours=frozenset(neighbours),

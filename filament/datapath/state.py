@@ -56,6 +56,17 @@ class Vxlan:
 
 
 @dataclass(frozen=True, slots=True, order=True)
+class Address:
+    """A gateway address on ``lo`` (label ``lo:fl``): the kernel only sends from local
+    addresses, so the distributed gateway's ICMP replies need one."""
+
+    ip: str
+
+
+ADDRESS_LABEL = "lo:fl"
+
+
+@dataclass(frozen=True, slots=True, order=True)
 class Rule:
     """``ip rule`` selecting a routing table by input interface or by packet mark."""
 
@@ -106,6 +117,7 @@ class Filter:
 class DatapathState:
     vifs: frozenset[Vif] = frozenset()
     vxlans: frozenset[Vxlan] = frozenset()
+    addresses: frozenset[Address] = frozenset()
     rules: frozenset[Rule] = frozenset()
     routes: frozenset[Route] = frozenset()
     neighbours: frozenset[Neighbour] = frozenset()
@@ -116,9 +128,9 @@ class DatapathState:
         return sum(len(getattr(self, k)) for k in KINDS) + (1 if self.filter.text else 0)
 
 
-KINDS = ("vifs", "vxlans", "rules", "routes", "neighbours", "fdbs")
+KINDS = ("vifs", "vxlans", "addresses", "rules", "routes", "neighbours", "fdbs")
 # Adds go in this order (devices before what refers to them); deletes in reverse.
-ADD_ORDER = ("vifs", "vxlans", "neighbours", "fdbs", "routes", "rules", "filter")
+ADD_ORDER = ("vifs", "vxlans", "addresses", "neighbours", "fdbs", "routes", "rules", "filter")
 
 
 @dataclass(frozen=True, slots=True)

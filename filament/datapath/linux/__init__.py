@@ -1,0 +1,254 @@
+"""The Linux backend: netlink through pyroute2, policy/zones through ``nft``.
+
+Owned objects are recognised after a restart by: ifalias ``filament:<port>`` (vifs,
+which the orchestrator creates and we only configure), name prefix ``flvx`` (VXLAN
+devices), routing tables in ``[TABLE_BASE, TABLE_LIMIT)`` (routes, rules at priority
+``RULE_PRIORITY``), permanent neighbours/fdb entries on owned devices, and the nft
+table ``inet filament``. Nothing else is read for reconciling or ever changed.
+
+Synchronous: call it from one worker thread, never on the asyncio loop.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import logging
+import os
+import subprocess
+from socket import AF_BRIDGE, AF_INET
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from filament.datapath import nft
+from filament.datapath.base import DatapathError
+from filament.datapath.state import (
+    RULE_PRIORITY,
+    TABLE_BASE,
+    TABLE_LIMIT,
+    VIF_ALIAS_PREFIX,
+    VROUTER_MAC,
+    VXLAN_PORT,
+    VXLAN_PREFIX,
+    ADDRESS_LABEL,
+    Address,
+    DatapathState,
+    Fdb,
+    Filter,
+    Neighbour,
+    NextHop,
+    Op,
+    Route,
+    Rule,
+    Vif,
+    Vxlan,
+)
+
+log = logging.getLogger("filament.datapath.linux")
+
+RTN = {1: "unicast", 2: "local", 7: "unreachable"}
+RTN_CODE = {v: k for k, v in RTN.items()}
+ONLINK = 4
+NUD_PERMANENT = 0x80
+
+
+class LinuxDatapath:
+    def __init__(self, netns: str | None = None):
+        """``netns`` None: the current namespace (the agent runs inside its compute host's
+        netns). A name is for tests and tools; it must exist (never created here)."""
+        self.netns = netns
+        self.ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+        self._filter_text = ""  # what we last loaded (the kernel's listing is not comparable)
+        self._sysctl("net/ipv4/ip_forward", "1")
+        self._sysctl("net/ipv4/fwmark_reflect", "1")
+
+    def close(self) -> None:
+        self.ipr.close()
+
+    # ---- helpers ---------------------------------------------------------------
+
+    def _run(self, argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns, *argv]
+        return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=30)
+
+    def _sysctl(self, key: str, value: str) -> None:
+        if self.netns:
+            r = self._run(["sysctl", "-qw", f"{key.replace('/', '.')}={value}"])
+            if r.returncode:
+                raise OSError(_errno.EIO, r.stderr.strip())
+            return
+        with open(os.path.join("/proc/sys", key), "w") as f:
+            f.write(value)
+
+    def _index(self, name: str) -> int:
+        found = self.ipr.link_lookup(ifname=name)
+        if not found:
+            raise NetlinkError(_errno.ENODEV, f"no such device {name}")
+        return found[0]
+
+    # ---- observe ---------------------------------------------------------------
+
+    def observe(self) -> DatapathState:
+        names: dict[int, str] = {}
+        vifs, vxlans = set(), set()
+        for link in self.ipr.link("dump"):
+            name = link.get("ifname")
+            names[link["index"]] = name
+            alias = link.get("ifalias") or ""
+            if alias.startswith(VIF_ALIAS_PREFIX):
+                vifs.add(Vif(name, alias[len(VIF_ALIAS_PREFIX):], link.get("mtu")))
+            info = link.get("linkinfo")
+            if name.startswith(VXLAN_PREFIX) and info is not None and info.get("kind") == "vxlan":
+                data = info.get("data")
+                vxlans.add((link["index"], name, data.get("vxlan_id"), data.get("vxlan_local") or "",
+                            data.get("vxlan_link") or 0, link.get("address"), link.get("mtu")))
+        vxlans = {Vxlan(n, vni, local, names.get(lnk, ""), mac, mtu) for _, n, vni, local, lnk, mac, mtu in vxlans}
+        owned_devs = {v.name for v in vifs} | {v.name for v in vxlans}
+        vx_names = {v.name for v in vxlans}
+
+        addresses = set()
+        for a in self.ipr.addr("dump", family=AF_INET):
+            if a.get("label") == ADDRESS_LABEL and a["prefixlen"] == 32:
+                addresses.add(Address(a.get("address")))
+
+        rules = set()
+        for r in self.ipr.get_rules(family=AF_INET):
+            table = r.get("table")
+            if TABLE_BASE <= table < TABLE_LIMIT and r.get("priority") == RULE_PRIORITY:
+                rules.add(Rule(table, iif=r.get("iifname") or "", fwmark=r.get("fwmark") or 0))
+
+        routes = set()
+        for r in self.ipr.route("dump", family=AF_INET):
+            table = r.get("table")
+            if not (TABLE_BASE <= table < TABLE_LIMIT):
+                continue
+            prefix = f"{r.get('dst') or '0.0.0.0'}/{r['dst_len']}"
+            kind = RTN.get(r["type"], str(r["type"]))
+            if r.get("multipath"):
+                nhs = tuple(sorted(
+                    NextHop(names.get(h["oif"], str(h["oif"])), dict(h["attrs"]).get("RTA_GATEWAY", ""))
+                    for h in r.get("multipath")))
+            elif r.get("oif"):
+                nhs = (NextHop(names.get(r.get("oif"), str(r.get("oif"))), r.get("gateway") or ""),)
+            else:
+                nhs = ()
+            routes.add(Route(table, prefix, kind, nhs))
+
+        neighbours = set()
+        for n in self.ipr.neigh("dump", family=AF_INET):
+            dev = names.get(n["ifindex"])
+            if dev in owned_devs and n["state"] & NUD_PERMANENT and n.get("lladdr"):
+                neighbours.add(Neighbour(dev, n.get("dst"), n.get("lladdr")))
+        fdbs = set()
+        for n in self.ipr.fdb("dump"):
+            dev = names.get(n["ifindex"])
+            if dev in vx_names and n.get("dst") and n.get("lladdr") and n.get("lladdr") != "00:00:00:00:00:00":
+                fdbs.add(Fdb(dev, n.get("lladdr"), n.get("dst")))
+
+        r = self._run(["nft", "list", "table", "inet", nft.TABLE])
+        filt = Filter(self._filter_text or "(present)") if r.returncode == 0 else Filter()
+        return DatapathState(frozenset(vifs), frozenset(vxlans), frozenset(addresses), frozenset(rules), frozenset(routes),
+                             frozenset(neighbours), frozenset(fdbs), filt)
+
+    # ---- apply -----------------------------------------------------------------
+
+    def apply(self, op: Op) -> None:
+        try:
+            getattr(self, f"_{op.action}_{op.kind}")(op.obj)
+        except NetlinkError as exc:
+            raise DatapathError(op, f"{_errno.errorcode.get(exc.code, exc.code)} {exc.args[-1] if len(exc.args) > 1 else ''}".strip(), exc.code) from None
+        except OSError as exc:
+            raise DatapathError(op, str(exc), exc.errno or 0) from None
+
+    def _add_vifs(self, v: Vif) -> None:
+        idx = self._index(v.name)
+        self.ipr.link("set", index=idx, ifalias=VIF_ALIAS_PREFIX + v.port, mtu=v.mtu, address=VROUTER_MAC, state="up")
+        self._sysctl(f"net/ipv4/conf/{v.name}/proxy_arp", "1")
+        self._sysctl(f"net/ipv4/neigh/{v.name}/proxy_delay", "0")
+        self._sysctl(f"net/ipv4/conf/{v.name}/rp_filter", "0")
+
+    def _del_vifs(self, v: Vif) -> None:
+        found = self.ipr.link_lookup(ifname=v.name)
+        if not found:
+            return  # the orchestrator removed it already
+        self.ipr.link("set", index=found[0], ifalias="")
+        self._sysctl(f"net/ipv4/conf/{v.name}/proxy_arp", "0")
+
+    def _add_vxlans(self, v: Vxlan) -> None:
+        self.ipr.link("add", ifname=v.name, kind="vxlan", vxlan_id=v.vni, vxlan_local=v.local,
+                      vxlan_port=VXLAN_PORT, vxlan_learning=0, vxlan_link=self._index(v.underlay),
+                      address=v.mac, mtu=v.mtu)
+        self.ipr.link("set", index=self._index(v.name), state="up")
+
+    def _del_vxlans(self, v: Vxlan) -> None:
+        self.ipr.link("del", index=self._index(v.name))
+
+    def _add_addresses(self, a: Address) -> None:
+        self.ipr.addr("add", index=self._index("lo"), address=a.ip, prefixlen=32, label=ADDRESS_LABEL)
+
+    def _del_addresses(self, a: Address) -> None:
+        self.ipr.addr("del", index=self._index("lo"), address=a.ip, prefixlen=32)
+
+    def _rule_args(self, r: Rule) -> dict:
+        args = {"table": r.table, "priority": r.priority, "family": AF_INET}
+        if r.iif:
+            args["iifname"] = r.iif
+        if r.fwmark:
+            args["fwmark"] = r.fwmark
+        return args
+
+    def _add_rules(self, r: Rule) -> None:
+        self.ipr.rule("add", **self._rule_args(r))
+
+    def _del_rules(self, r: Rule) -> None:
+        self.ipr.rule("del", **self._rule_args(r))
+
+    def _route_args(self, r: Route) -> dict:
+        args = {"dst": r.prefix, "table": r.table, "family": AF_INET, "type": r.kind}
+        if r.kind == "local":
+            args["scope"] = "host"
+        if len(r.nexthops) == 1:
+            nh = r.nexthops[0]
+            args["oif"] = self._index(nh.dev)
+            if nh.via:
+                args["gateway"] = nh.via
+                args["flags"] = ONLINK
+        elif r.nexthops:
+            args["multipath"] = [{"gateway": nh.via, "oif": self._index(nh.dev), "flags": ONLINK} for nh in r.nexthops]
+        return args
+
+    def _add_routes(self, r: Route) -> None:
+        self.ipr.route("replace", **self._route_args(r))
+
+    def _del_routes(self, r: Route) -> None:
+        args = {"dst": r.prefix, "table": r.table, "family": AF_INET, "type": r.kind}
+        if r.kind == "local":
+            args["scope"] = "host"
+        self.ipr.route("del", **args)
+
+    def _add_neighbours(self, n: Neighbour) -> None:
+        self.ipr.neigh("replace", dst=n.ip, lladdr=n.mac, ifindex=self._index(n.dev), state="permanent")
+
+    def _del_neighbours(self, n: Neighbour) -> None:
+        self.ipr.neigh("del", dst=n.ip, lladdr=n.mac, ifindex=self._index(n.dev))
+
+    def _add_fdbs(self, f: Fdb) -> None:
+        self.ipr.fdb("append", ifindex=self._index(f.dev), lladdr=f.mac, dst=f.dst)
+
+    def _del_fdbs(self, f: Fdb) -> None:
+        self.ipr.fdb("del", ifindex=self._index(f.dev), lladdr=f.mac, dst=f.dst)
+
+    def _add_filter(self, f: Filter) -> None:
+        # atomic replace: create-if-missing, delete, define, in one transaction
+        script = f"table inet {nft.TABLE}\ndelete table inet {nft.TABLE}\n{f.text}"
+        r = self._run(["nft", "-f", "-"], stdin=script)
+        if r.returncode:
+            raise OSError(_errno.EINVAL, f"nft: {r.stderr.strip()}")
+        self._filter_text = f.text
+
+    def _del_filter(self, f: Filter) -> None:
+        r = self._run(["nft", "delete", "table", "inet", nft.TABLE])
+        if r.returncode and "No such file" not in r.stderr:
+            raise OSError(_errno.EINVAL, f"nft: {r.stderr.strip()}")
+        self._filter_text = ""
