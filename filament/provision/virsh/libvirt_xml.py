@@ -73,6 +73,14 @@ class NetworkShape:
     nic: str | None
     ips: tuple[tuple[str, str, str | None, str | None], ...]  # (family, cidr, dhcp start, end)
 
+    def describe(self) -> str:
+        parts = [f"forward {self.forward or 'none'}", f"bridge {self.bridge or '-'}"]
+        if self.nic:
+            parts.append(f"nic {self.nic}")
+        for _fam, cidr, start, end in self.ips:
+            parts.append(cidr + (f" dhcp {start}-{end}" if start else ""))
+        return ", ".join(parts)
+
 
 def network_shape(xml: str) -> NetworkShape:
     """Reduce a network XML (ours or libvirt's live one) to its NetworkShape."""

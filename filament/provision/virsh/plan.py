@@ -151,7 +151,8 @@ def plan(topology: Topology, settings: Settings, observed: Observed) -> Plan:
         else:
             raise PlanError(
                 f"libvirt network {full!r} exists with a different definition "
-                f"(have {network_shape(live)}, want {network_shape(xml)}); remove it with "
+                f"(have: {network_shape(live).describe()}; want: "
+                f"{network_shape(xml).describe()}); remove it with "
                 "--kill/--cleanup or choose another --prefix")
 
     dom_steps: list[DomainStep] = []
