@@ -1,0 +1,420 @@
+"""One BGP peering: the RFC 4271 FSM over asyncio streams, with its timers.
+
+The session owns the TCP connection, OPEN/capability negotiation, KEEPALIVE and hold
+timers, NOTIFICATIONs on protocol errors, and a coalescing Adj-RIB-Out: ``advertise``
+and ``withdraw`` overwrite a per-route pending entry, so a slow peer costs one entry
+per route, never one per change (bounded output). Routes and events go to a
+``handler`` (the control node's BGP bridge, or a test double); the session knows
+nothing about tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from filament.wire.bgp import (
+    IPV4_UNICAST, BgpError, Context, Keepalive, Notification, Open, RouteRefresh, Update, decode_message, encode_message,
+)
+from filament.wire.bgp import capabilities as caps
+from filament.wire.bgp import errors as E
+from filament.wire.bgp.attr.basic import NextHop
+from filament.wire.bgp.attr.mp import MpReach, MpUnreach
+from filament.wire.bgp.common import Family
+from filament.wire.bgp.message import HEADER_SIZE, MAX_SIZE, parse_header
+from filament.wire.bgp.nlri import encode_nlri
+
+log = logging.getLogger("filament.control.bgp")
+
+IDLE, CONNECT, ACTIVE, OPEN_SENT, OPEN_CONFIRM, ESTABLISHED = "Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"
+
+
+@dataclass(frozen=True)
+class BgpPeerConfig:
+    """What config says about one neighbor (a bgp-router object, or a test)."""
+
+    name: str
+    address: str
+    peer_asn: int
+    local_asn: int
+    router_id: str
+    families: tuple[Family, ...]
+    hold_time: int = 90
+    port: int = 179
+    local_address: str = ""
+    passive: bool = False
+    connect_retry: float = 5.0
+    graceful_restart_time: int = 0  # 0: do not advertise the GR capability
+    max_prefixes: int = 0  # 0: unlimited
+
+    @property
+    def ibgp(self) -> bool:
+        return self.peer_asn == self.local_asn
+
+
+class BgpHandler(Protocol):
+    def on_established(self, session: "BgpSession") -> None: ...
+    def on_update(self, session: "BgpSession", update: Update) -> None: ...
+    def on_route_refresh(self, session: "BgpSession", family: Family) -> None: ...
+    def on_end_of_rib(self, session: "BgpSession", family: Family) -> None: ...
+    def on_closed(self, session: "BgpSession", reason: str) -> None: ...
+
+
+@dataclass
+class Negotiated:
+    families: tuple[Family, ...] = ()
+    hold_time: int = 0
+    as4: bool = True
+    route_refresh: bool = False
+    peer_gr: caps.GracefulRestart | None = None
+    peer_router_id: str = ""
+
+
+@dataclass
+class Stats:
+    rx: dict = field(default_factory=lambda: {"open": 0, "keepalive": 0, "update": 0, "notification": 0, "refresh": 0, "total": 0})
+    tx: dict = field(default_factory=lambda: {"open": 0, "keepalive": 0, "update": 0, "notification": 0, "refresh": 0, "total": 0})
+    flaps: int = 0
+    last_error: str = ""
+    established_at: float = 0.0
+
+
+_KIND = {Open: "open", Keepalive: "keepalive", Update: "update", Notification: "notification", RouteRefresh: "refresh"}
+
+
+class BgpSession:
+    """One neighbor. ``run()`` keeps (re)connecting unless passive; ``accept()`` takes an
+    inbound connection. ``advertise``/``withdraw`` queue routes for the peer."""
+
+    def __init__(self, config: BgpPeerConfig, handler: BgpHandler, *, clock=time.monotonic, rng: random.Random | None = None):
+        self.config = config
+        self.handler = handler
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.state = IDLE
+        self.negotiated = Negotiated()
+        self.ctx = Context()
+        self.stats = Stats()
+        # Adj-RIB-Out pending: (family, nlri) -> (attributes, next hop) to announce, None to withdraw.
+        self._pending: dict[tuple[Family, object], tuple | None] = {}
+        self._pending_eor: list[Family] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.StreamWriter | None = None
+        self._serving: asyncio.Task | None = None
+        self._runner: asyncio.Task | None = None
+        self._received: dict[Family, set] = {}
+        self._stopped = False
+        self.local_next_hop = config.local_address or config.router_id
+
+    # ---- public API -----------------------------------------------------------------
+
+    @property
+    def established(self) -> bool:
+        return self.state == ESTABLISHED
+
+    def start(self) -> None:
+        """Begin connecting (unless passive) in the background."""
+        if self._runner is None and not self.config.passive:
+            self._runner = asyncio.create_task(self.run(), name=f"bgp-{self.config.name}")
+
+    async def stop(self, reason: str = "peer deconfigured") -> None:
+        self._stopped = True
+        if self._writer is not None and self.state in (OPEN_SENT, OPEN_CONFIRM, ESTABLISHED):
+            self._notify(E.CEASE, E.PEER_DECONFIGURED)
+        for task in (self._runner, self._serving):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                    pass
+        self._runner = self._serving = None
+
+    def advertise(self, family: Family, nlri, attributes: tuple, next_hop: str = "") -> None:
+        """Queue an announcement (``attributes`` without MP_REACH); a later call for the
+        same route replaces it. ``next_hop`` '' means our local address."""
+        if family in self.negotiated.families:
+            self._pending[(family, nlri)] = (attributes, next_hop or self.local_next_hop)
+            self._wake.set()
+
+    def withdraw(self, family: Family, nlri) -> None:
+        if family in self.negotiated.families:
+            self._pending[(family, nlri)] = None
+            self._wake.set()
+
+    def request_refresh(self, family: Family) -> None:
+        if self.established and self.negotiated.route_refresh:
+            self._send(RouteRefresh(family))
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def received_count(self) -> int:
+        return sum(len(s) for s in self._received.values())
+
+    # ---- connection management ------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, serve, and retry after ``connect_retry`` (jittered) until stopped."""
+        while not self._stopped:
+            self.state = CONNECT
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(
+                        self.config.address, self.config.port,
+                        local_addr=(self.config.local_address, 0) if self.config.local_address else None,
+                    ),
+                    timeout=max(self.config.connect_retry, 1.0),
+                )
+            except (OSError, asyncio.TimeoutError) as exc:
+                self.state = ACTIVE
+                self.stats.last_error = f"connect: {exc}"
+                await asyncio.sleep(self.config.connect_retry * self.rng.uniform(0.75, 1.0))
+                continue
+            self._serving = asyncio.current_task()
+            await self._serve(reader, writer)
+            if not self._stopped:
+                await asyncio.sleep(self.config.connect_retry * self.rng.uniform(0.75, 1.0))
+
+    async def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Serve an inbound connection. If a session is already past OpenSent this one
+        is a collision and is refused (RFC 4271 §6.8, simplified: first one wins)."""
+        if self.state in (OPEN_CONFIRM, ESTABLISHED) or self._stopped:
+            writer.write(encode_message(Notification(E.CEASE, E.CONNECTION_COLLISION)))
+            writer.close()
+            return
+        if self._runner is not None and self._serving is self._runner and self.state in (OPEN_SENT,):
+            writer.write(encode_message(Notification(E.CEASE, E.CONNECTION_COLLISION)))
+            writer.close()
+            return
+        if self._runner is not None:
+            self._runner.cancel()
+            self._runner = None
+        self._serving = asyncio.current_task()
+        try:
+            await self._serve(reader, writer)
+        finally:
+            if not self._stopped and not self.config.passive:
+                self._runner = asyncio.create_task(self.run(), name=f"bgp-{self.config.name}")
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        sock = writer.get_extra_info("sockname")
+        self.local_next_hop = self.config.local_address or (sock[0] if sock else self.config.router_id)
+        self._pending.clear()
+        self._pending_eor.clear()
+        self._received.clear()
+        reason = "closed"
+        tasks: list[asyncio.Task] = []
+        try:
+            self._send(self._open())
+            self.state = OPEN_SENT
+            tasks = [asyncio.create_task(self._write_loop()), asyncio.create_task(self._keepalive_loop())]
+            await self._read_loop(reader)
+            reason = "peer closed the connection"
+        except BgpError as exc:
+            reason = f"sent NOTIFICATION {exc.code}/{exc.subcode}: {exc.reason}"
+            self._notify(exc.code, exc.subcode, exc.data)
+        except _PeerNotification as exc:
+            reason = f"received NOTIFICATION {exc.notification}"
+        except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
+            reason = f"connection lost: {exc!r}"
+        finally:
+            for t in tasks:
+                t.cancel()
+            was = self.state
+            self.state = IDLE if self._stopped else ACTIVE
+            self.stats.last_error = reason
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._writer = None
+            if was == ESTABLISHED:
+                self.stats.flaps += 1
+                log.info("bgp %s down: %s", self.config.name, reason)
+                self.handler.on_closed(self, reason)
+            else:
+                log.debug("bgp %s: %s in %s", self.config.name, reason, was)
+
+    # ---- reading --------------------------------------------------------------------
+
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            hold = self.negotiated.hold_time if self.state == ESTABLISHED or self.state == OPEN_CONFIRM else 240
+            try:
+                header = await asyncio.wait_for(reader.readexactly(HEADER_SIZE), timeout=hold or None)
+                size, _ = parse_header(header)
+                body = await asyncio.wait_for(reader.readexactly(size - HEADER_SIZE), timeout=hold or None)
+            except asyncio.TimeoutError:
+                raise BgpError(E.HOLD_TIMER_EXPIRED, 0, reason="hold timer expired") from None
+            msg = decode_message(header + body, self.ctx)
+            kind = _KIND[type(msg)]
+            self.stats.rx[kind] += 1
+            self.stats.rx["total"] += 1
+            self._receive(msg)
+
+    def _receive(self, msg) -> None:
+        if isinstance(msg, Notification):
+            raise _PeerNotification(msg)
+        if self.state == OPEN_SENT:
+            if not isinstance(msg, Open):
+                raise BgpError(E.FSM_ERROR, 1, reason=f"{type(msg).__name__} in OpenSent")
+            self._negotiate(msg)
+            self._send(Keepalive())
+            self.state = OPEN_CONFIRM
+            return
+        if self.state == OPEN_CONFIRM:
+            if not isinstance(msg, Keepalive):
+                raise BgpError(E.FSM_ERROR, 2, reason=f"{type(msg).__name__} in OpenConfirm")
+            self.state = ESTABLISHED
+            self.stats.established_at = time.time()
+            log.info("bgp %s established (%s)", self.config.name, ", ".join(map(str, self.negotiated.families)))
+            self.handler.on_established(self)
+            self._pending_eor.extend(self.negotiated.families)  # after the initial dump
+            self._wake.set()
+            return
+        if isinstance(msg, Open):
+            raise BgpError(E.FSM_ERROR, 3, reason="OPEN in Established")
+        if isinstance(msg, Update):
+            self._receive_update(msg)
+        elif isinstance(msg, RouteRefresh):
+            if msg.family in self.negotiated.families and msg.subtype == 0:
+                self.handler.on_route_refresh(self, msg.family)
+
+    def _receive_update(self, update: Update) -> None:
+        eor = update.end_of_rib
+        if eor is not None:
+            self.handler.on_end_of_rib(self, eor)
+            return
+        fams = self.negotiated.families
+        for fam, nlri in update.withdrawals():
+            self._received.get(fam, set()).discard(nlri)
+        for fam, nlri, _ in update.announced():
+            if fam in fams:
+                self._received.setdefault(fam, set()).add(nlri)
+        if self.config.max_prefixes and self.received_count() > self.config.max_prefixes:
+            raise BgpError(E.CEASE, E.MAX_PREFIXES, reason=f"more than {self.config.max_prefixes} prefixes")
+        if update.treat_as_withdraw:
+            log.warning("bgp %s: UPDATE treated as withdraw: %s", self.config.name, update.treat_as_withdraw)
+        self.handler.on_update(self, update)
+
+    def _negotiate(self, peer: Open) -> None:
+        cfg = self.config
+        if peer.asn != cfg.peer_asn:
+            raise BgpError(E.OPEN_MESSAGE, E.BAD_PEER_AS, struct.pack("!H", min(peer.asn, 0xFFFF)), reason=f"AS {peer.asn}")
+        if cfg.ibgp and peer.router_id == cfg.router_id:
+            raise BgpError(E.OPEN_MESSAGE, E.BAD_BGP_IDENTIFIER, reason="same router id")
+        mp = {c.family for c in peer.capabilities if isinstance(c, caps.Multiprotocol)}
+        if not any(isinstance(c, caps.Multiprotocol) for c in peer.capabilities):
+            mp = {IPV4_UNICAST}  # RFC 4760 §8: no MP capability means IPv4 unicast only
+        self.negotiated = Negotiated(
+            families=tuple(f for f in cfg.families if f in mp),
+            hold_time=0 if peer.hold_time == 0 or cfg.hold_time == 0 else min(peer.hold_time, cfg.hold_time),
+            as4=peer.capability(caps.FourOctetAs) is not None,
+            route_refresh=peer.capability(caps.RouteRefresh) is not None,
+            peer_gr=peer.capability(caps.GracefulRestart),
+            peer_router_id=peer.router_id,
+        )
+        self.ctx = Context(as4=self.negotiated.as4)
+
+    # ---- writing --------------------------------------------------------------------
+
+    def _open(self) -> Open:
+        cfg = self.config
+        cl: list = [caps.Multiprotocol(f) for f in cfg.families]
+        cl += [caps.RouteRefresh(), caps.FourOctetAs(cfg.local_asn)]
+        if cfg.graceful_restart_time:
+            cl.append(caps.GracefulRestart(cfg.graceful_restart_time, families=tuple((f, False) for f in cfg.families)))
+        return Open(cfg.local_asn, cfg.hold_time, cfg.router_id, tuple(cl))
+
+    def _send(self, msg) -> None:
+        if self._writer is None:
+            return
+        self._writer.write(encode_message(msg, self.ctx))
+        kind = _KIND[type(msg)]
+        self.stats.tx[kind] += 1
+        self.stats.tx["total"] += 1
+
+    def _notify(self, code: int, subcode: int, data: bytes = b"") -> None:
+        try:
+            self._send(Notification(code, subcode, data))
+        except Exception:  # noqa: BLE001 - the connection is going away anyway
+            pass
+
+    async def _keepalive_loop(self) -> None:
+        while True:
+            hold = self.negotiated.hold_time if self.state in (OPEN_CONFIRM, ESTABLISHED) else 0
+            await asyncio.sleep(hold / 3 if hold else 30)
+            if hold and self.state in (OPEN_CONFIRM, ESTABLISHED):
+                self._send(Keepalive())
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self.state != ESTABLISHED or self._writer is None:
+                continue
+            while self._pending:
+                batch = self._take_batch()
+                for msg in batch:
+                    self._send(msg)
+                await self._writer.drain()
+            while self._pending_eor and not self._pending:
+                fam = self._pending_eor.pop(0)
+                self._send(Update() if fam == IPV4_UNICAST else Update(attributes=(MpUnreach(fam),)))
+            await self._writer.drain()
+
+    def _take_batch(self, limit: int = 512) -> list[Update]:
+        """Up to ``limit`` routes from the pending queue, packed into UPDATEs that share
+        attributes and fit in ``MAX_SIZE``."""
+        groups: dict[tuple[Family, tuple | None], list] = {}
+        for _ in range(min(limit, len(self._pending))):
+            (fam, nlri), adv = self._pending.popitem()
+            groups.setdefault((fam, adv), []).append(nlri)
+        out = []
+        for (fam, adv), nlris in groups.items():
+            out.extend(self._pack(fam, adv, nlris))
+        return out
+
+    def _pack(self, fam: Family, adv: tuple | None, nlris: list) -> list[Update]:
+        out: list[Update] = []
+        room = MAX_SIZE - len(encode_message(self._update(fam, adv, []), self.ctx)) - 8  # 8: a length may widen
+        chunk: list = []
+        used = 0
+        for n in nlris:
+            size = len(encode_nlri(fam, (n,), self.ctx))
+            if chunk and used + size > room:
+                out.append(self._update(fam, adv, chunk))
+                chunk, used = [], 0
+            chunk.append(n)
+            used += size
+        if chunk:
+            out.append(self._update(fam, adv, chunk))
+        return out
+
+    def _update(self, fam: Family, adv: tuple | None, nlris: list) -> Update:
+        if adv is None:
+            if fam == IPV4_UNICAST:
+                return Update(withdrawn=tuple(nlris))
+            return Update(attributes=(MpUnreach(fam, tuple(nlris)),))
+        attrs, next_hop = adv
+        if fam == IPV4_UNICAST:
+            return Update(attributes=tuple(sorted(attrs + (NextHop(next_hop),), key=_code)), nlri=tuple(nlris))
+        return Update(attributes=tuple(sorted(attrs + (MpReach(fam, next_hop, tuple(nlris)),), key=_code)))
+
+
+def _code(attr) -> int:
+    return attr.CODE
+
+
+class _PeerNotification(Exception):
+    def __init__(self, notification: Notification):
+        self.notification = notification
+        super().__init__(str(notification))
