@@ -1,0 +1,239 @@
+"""AgentService: XMPP session(s), port store + port API, the pure calculation, and a
+reconciler that runs the (synchronous, netlink) backend in one worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from filament.agent import config as agent_config
+from filament.agent.desired import configured_ports, desired_state
+from filament.agent.ports import PortError, PortRecord, PortStore, local_ports, parse_port
+from filament.agent.reconcile import PassResult, converge
+from filament.agent.view import AgentView, Host, PathNextHop, RouteIn
+from filament.agent.xmpp_client import ControlSession
+from filament.datapath.state import DatapathState
+from filament.wire.xmpp.model import NextHop, RouteEntry
+
+log = logging.getLogger("filament.agent")
+
+
+@dataclass
+class AgentOptions:
+    name: str
+    vtep: str
+    underlay_dev: str
+    underlay_mtu: int = 1500
+    controls: list[tuple[str, int]] = field(default_factory=list)
+    xmpp_source: str | None = None
+    port_api: tuple[str, int] = ("127.0.0.1", 9091)
+    ports_dir: str = "/var/lib/filament/ports"
+    resync_interval: float = 10.0
+
+
+def routes_from(tables: dict[str, dict[str, RouteEntry]]) -> dict[str, dict[str, RouteIn]]:
+    """inet routes the control node sent, per VRF (VNI from the next hop, VXLAN only)."""
+    out: dict[str, dict[str, RouteIn]] = {}
+    for node, items in tables.items():
+        if not node.startswith("1/1/"):
+            continue
+        vrf = node[4:]
+        merged: dict[str, set[PathNextHop]] = {}
+        for entry in items.values():
+            for nh in entry.next_hops:
+                vni = nh.vni or nh.label
+                if vni and (not nh.encap or "vxlan" in nh.encap):
+                    merged.setdefault(entry.address, set()).add(PathNextHop(nh.address, vni))
+        out[vrf] = {p: RouteIn(p, tuple(sorted(h, key=lambda x: (x.address, x.vni)))) for p, h in merged.items()}
+    return out
+
+
+class AgentService:
+    def __init__(self, opts: AgentOptions, backend_factory):
+        self.opts = opts
+        self.host = Host(opts.vtep, opts.underlay_dev, opts.underlay_mtu, opts.name)
+        self.store = PortStore(opts.ports_dir)
+        self.records: dict[str, PortRecord] = {}
+        self.sessions = [ControlSession(opts.name, h, p, self._changed, source=opts.xmpp_source) for h, p in opts.controls]
+        self._backend_factory = backend_factory
+        self.backend = None
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="datapath")
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._runner: web.AppRunner | None = None
+        self.view = AgentView(self.host)
+        self.desired = DatapathState()
+        self.generation = 0  # bumped on every recompute
+        self.applied_generation = 0
+        self.last_pass = PassResult()
+        self._applied = asyncio.Condition()
+
+    # ---- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.backend = await loop.run_in_executor(self._pool, self._backend_factory)
+        self.records = self.store.load()
+        log.info("agent %s: %d ports restored from %s", self.opts.name, len(self.records), self.opts.ports_dir)
+        app = web.Application()
+        self._routes(app)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.opts.port_api[0], self.opts.port_api[1], reuse_address=True)
+        await site.start()
+        self.port_api_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        for s in self.sessions:
+            s.start()
+        self._tasks.append(asyncio.create_task(self._reconciler(), name="agent-reconcile"))
+        self._changed()
+        log.info("agent %s: port API on %s:%d", self.opts.name, self.opts.port_api[0], self.port_api_port)
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for s in self.sessions:
+            await s.stop()
+        if self._runner:
+            await self._runner.cleanup()
+        if self.backend is not None:
+            await asyncio.get_running_loop().run_in_executor(self._pool, self.backend.close)
+        self._pool.shutdown(wait=True)
+
+    # ---- calculation -------------------------------------------------------------
+
+    def _changed(self) -> None:
+        self._wake.set()
+
+    def compute(self) -> AgentView:
+        s = next((x for x in self.sessions if x.up.is_set()), self.sessions[0] if self.sessions else None)
+        db = s.effective_config() if s else agent_config.ConfigDB()
+        tables = s.effective_routes() if s else {}
+        nets = agent_config.networks(db)
+        vmis = agent_config.vmis(db)
+        return AgentView(self.host, nets, local_ports(self.records, vmis, nets), routes_from(tables))
+
+    def _publish(self, view: AgentView) -> None:
+        wanted: dict[tuple[str, str], RouteEntry] = {}
+        vrfs = set()
+        for port in configured_ports(view):
+            net = view.networks[port.vrf]
+            vn = port.vrf.rsplit(":", 1)[0]
+            vrfs.add(port.vrf)
+            nh = NextHop(self.host.vtep, mac=port.mac, label=net.vni, vni=net.vni, encap=("vxlan",), virtual_network=vn)
+            wanted[(port.vrf, f"{port.ip}/32")] = RouteEntry(1, 1, address=f"{port.ip}/32", next_hops=(nh,),
+                                                             virtual_network=vn, local_pref=100)
+        for s in self.sessions:
+            s.wanted_vrfs = vrfs
+            s.sync_subscriptions()
+            s.set_published(wanted)
+
+    async def _reconciler(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.opts.resync_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            self.view = self.compute()
+            self.desired = desired_state(self.view)
+            self.generation += 1
+            gen = self.generation
+            self._publish(self.view)
+            try:
+                self.last_pass = await loop.run_in_executor(self._pool, converge, self.backend, self.desired)
+            except Exception:
+                log.exception("reconcile pass failed")
+                continue
+            async with self._applied:
+                self.applied_generation = gen
+                self._applied.notify_all()
+            if self.last_pass.failed:
+                loop.call_later(1.0, self._wake.set)  # retry with a little delay
+
+    async def wait_applied(self, timeout: float = 10.0) -> None:
+        """Wait until the datapath reflects every change seen so far (a barrier for tests)."""
+        self._wake.set()
+        await asyncio.sleep(0)
+        target = self.generation + 1
+        async with self._applied:
+            await asyncio.wait_for(self._applied.wait_for(lambda: self.applied_generation >= target), timeout)
+
+    # ---- port API (the original's REST on 9091) ----------------------------------
+
+    def add_ports(self, body) -> None:
+        items = body if isinstance(body, list) else [body]
+        recs = [parse_port(b) for b in items]  # all or none
+        names = {r.ifname: r.uuid for r in self.records.values()}
+        for r in recs:
+            other = names.get(r.ifname)
+            if other and other != r.uuid:
+                raise PortError(f"interface {r.ifname} is already bound to port {other}")
+        for r in recs:
+            self.store.save(r)
+            self.records[r.uuid] = r
+            if r.type in (0, 2):
+                for s in self.sessions:
+                    s.subscribe_vm(r.instance)
+            log.info("port %s added on %s", r.uuid, r.ifname)
+        self._changed()
+
+    def delete_port(self, uuid: str) -> None:
+        self.store.delete(uuid)
+        if self.records.pop(uuid, None):
+            log.info("port %s deleted", uuid)
+        self._changed()
+
+    def port_info(self, uuid: str) -> dict | None:
+        rec = self.records.get(uuid)
+        if rec is None:
+            return None
+        port = self.view.ports.get(uuid)
+        net = self.view.networks.get(port.vrf) if port else None
+        out = {"id": rec.uuid, "instance-id": rec.instance, "vn-id": rec.vn, "vm-project-id": rec.raw.get("vm-project-id", ""),
+               "mac-address": rec.mac, "system-name": rec.ifname, "rx-vlan-id": -1, "tx-vlan-id": -1,
+               "vhostuser-mode": 0, "ip-address": port.ip if port else rec.ip, "plen": 32, "dns-server": "", "gateway": ""}
+        if port and net:
+            for sn in net.subnets:
+                if sn.gateway:
+                    out["plen"] = int(sn.prefix.split("/")[1])
+                    out["gateway"] = out["dns-server"] = sn.gateway
+        return out
+
+    def _routes(self, app: web.Application) -> None:
+        def err(code: int, msg: str) -> web.Response:
+            return web.json_response({"error": "{ " + msg + " }"}, status=code)
+
+        async def post_port(request: web.Request):
+            try:
+                body = await request.json()
+                self.add_ports(body)
+            except PortError as exc:
+                return err(500, str(exc))
+            except ValueError:
+                return err(500, "invalid JSON")
+            return web.json_response({})
+
+        async def delete_port(request: web.Request):
+            self.delete_port(request.match_info["uuid"])
+            return web.json_response({})
+
+        async def get_port(request: web.Request):
+            info = self.port_info(request.match_info["uuid"])
+            return web.json_response(info) if info else err(404, "Not Found")
+
+        async def sync_ports(request: web.Request):
+            return web.json_response({})
+
+        async def unknown(request: web.Request):
+            return web.json_response({"error": "Unknown Request"}, status=404)
+
+        app.router.add_post("/port", post_port)
+        app.router.add_delete("/port/{uuid}", delete_port)
+        app.router.add_get("/port/{uuid}", get_port)
+        app.router.add_post("/syncports", sync_ports)
+        app.router.add_route("*", "/{tail:.*}", unknown)

@@ -1,0 +1,129 @@
+"""Agents with the linux datapath, a real control node and a real config API: ports
+created through the API and plugged through the port API ping across two compute-host
+namespaces. (Control node and agents run in this process; the datapath in the netns.)"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+
+import aiohttp
+import pytest
+
+from filament.agent.service import AgentOptions, AgentService
+from filament.config.client import ConfigClient
+from filament.control.node import ControlOptions
+from filament.control.service import ControlNodeService
+
+from netns import Lab
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="needs root and nft"),
+]
+GSC = "default-global-system-config"
+PROJ = ["default-domain", "default-project"]
+IPAM = PROJ + ["default-network-ipam"]
+
+
+@pytest.fixture
+def lab():
+    lab = Lab("e2e")
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+async def until(pred, timeout=15.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not pred():
+        assert loop.time() < deadline, "condition not met"
+        await asyncio.sleep(0.05)
+
+
+async def make_port(api, sfx, vn, name, ip, mac):
+    vm = await api.create("virtual-machine", {"fq_name": [f"{name}-{sfx}"]})
+    vmi = await api.create("virtual-machine-interface", {
+        "fq_name": PROJ + [f"{name}-{sfx}"], "parent_type": "project",
+        "virtual_network_refs": [{"to": vn["fq_name"], "uuid": vn["uuid"]}],
+        "virtual_machine_refs": [{"to": vm["fq_name"], "uuid": vm["uuid"]}],
+        "virtual_machine_interface_mac_addresses": {"mac_address": [mac]},
+    })
+    await api.create("instance-ip", {
+        "fq_name": [f"{name}-{sfx}"], "instance_ip_address": ip,
+        "virtual_network_refs": [{"to": vn["fq_name"], "uuid": vn["uuid"]}],
+        "virtual_machine_interface_refs": [{"to": vmi["fq_name"], "uuid": vmi["uuid"]}],
+    })
+    return vm, vmi
+
+
+def port_body(vmi, vm, vn, ifname, ip, mac):
+    return {"id": vmi["uuid"], "instance-id": vm["uuid"], "vn-id": vn["uuid"], "vm-project-id": "",
+            "display-name": vm["fq_name"][-1], "ip-address": ip, "ip6-address": "", "type": 0,
+            "system-name": ifname, "mac-address": mac, "rx-vlan-id": -1, "tx-vlan-id": -1}
+
+
+async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
+    from filament.datapath.linux import LinuxDatapath
+
+    sfx = uuid.uuid4().hex[:8]
+    h1, h2 = lab.ns("h1"), lab.ns("h2")
+    lab.underlay(h1, h2, "198.18.0.1", "198.18.0.2")
+    w1 = lab.workload(h1, "tapw1", "w1", "100.64.1.11", "02:00:00:00:01:11", "100.64.1.1")
+    w2 = lab.workload(h2, "tapw2", "w2", "100.64.1.12", "02:00:00:00:01:12", "100.64.1.1")
+
+    api = ConfigClient(api_server)
+    ctl = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, name=f"ctl-{sfx}",
+                             options=ControlOptions(eor_quiet=0.0))
+    agents: list[AgentService] = []
+    try:
+        vn = await api.create("virtual-network", {
+            "fq_name": PROJ + [f"red-{sfx}"], "parent_type": "project",
+            "network_ipam_refs": [{"to": IPAM, "attr": {"ipam_subnets": [
+                {"subnet": {"ip_prefix": "100.64.1.0", "ip_prefix_len": 24}, "default_gateway": "100.64.1.1"}]}}]})
+        ports = []
+        for i, (ns, ifname, ip, mac) in enumerate(((h1, "tapw1", "100.64.1.11", "02:00:00:00:01:11"),
+                                                   (h2, "tapw2", "100.64.1.12", "02:00:00:00:01:12")), 1):
+            vm, vmi = await make_port(api, sfx, vn, f"w{i}", ip, mac)
+            await api.create("virtual-router", {
+                "fq_name": [GSC, f"cn{i}-{sfx}"], "parent_type": "global-system-config",
+                "virtual_router_ip_address": f"198.18.0.{i}",
+                "virtual_machine_refs": [{"to": vm["fq_name"], "uuid": vm["uuid"]}]})
+            ports.append(port_body(vmi, vm, vn, ifname, ip, mac))
+        await ctl.start()
+        await until(lambda: ctl.node.config_connected)
+        for i, ns in enumerate((h1, h2), 1):
+            opts = AgentOptions(f"cn{i}-{sfx}", f"198.18.0.{i}", "ul0", 1600, [("127.0.0.1", ctl.xmpp_port)],
+                                f"127.0.0.{20 + i}", ("127.0.0.1", 0), str(tmp_path / f"ports{i}"), resync_interval=2.0)
+            a = AgentService(opts, lambda ns=ns: LinuxDatapath(ns))
+            await a.start()
+            agents.append(a)
+        async with aiohttp.ClientSession() as http:
+            for a, body in zip(agents, ports):
+                r = await http.post(f"http://127.0.0.1:{a.port_api_port}/port", json=body)
+                assert r.status == 200, await r.text()
+            bad = dict(ports[0], **{"mac-address": "00:00:00:00:00:00"})
+            r = await http.post(f"http://127.0.0.1:{agents[0].port_api_port}/port", json=bad)
+            assert r.status == 500 and "mac-address" in (await r.json())["error"]
+            clash = dict(ports[1], id=str(uuid.uuid4()), **{"system-name": "tapw1"})
+            r = await http.post(f"http://127.0.0.1:{agents[0].port_api_port}/port", json=clash)
+            assert r.status == 500 and "tapw1" in (await r.json())["error"]
+        # each agent learns the other's route and programs it
+        await until(lambda: all(any(r.prefix.startswith("100.64.1.1") and r.nexthops and r.nexthops[0].via
+                                    for r in a.desired.routes) for a in agents))
+        for a in agents:
+            await a.wait_applied()
+            assert not a.last_pass.failed, a.last_pass.failed
+        assert await asyncio.to_thread(lab.ping, w1, "100.64.1.12")
+        assert await asyncio.to_thread(lab.ping, w2, "100.64.1.11")
+        assert await asyncio.to_thread(lab.ping, w1, "100.64.1.1")
+    finally:
+        for a in agents:
+            await a.stop()
+        await ctl.stop()
+        await api.close()
