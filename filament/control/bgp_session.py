@@ -210,6 +210,7 @@ class BgpSession:
         self._pending.clear()
         self._pending_eor.clear()
         self._received.clear()
+        self._negotiated_event = asyncio.Event()
         reason = "closed"
         tasks: list[asyncio.Task] = []
         try:
@@ -323,6 +324,7 @@ class BgpSession:
             peer_router_id=peer.router_id,
         )
         self.ctx = Context(as4=self.negotiated.as4)
+        self._negotiated_event.set()
 
     # ---- writing --------------------------------------------------------------------
 
@@ -349,11 +351,13 @@ class BgpSession:
             pass
 
     async def _keepalive_loop(self) -> None:
+        await self._negotiated_event.wait()
+        hold = self.negotiated.hold_time
+        if not hold:
+            return  # hold time 0: no keepalives (RFC 4271 §4.4)
         while True:
-            hold = self.negotiated.hold_time if self.state in (OPEN_CONFIRM, ESTABLISHED) else 0
-            await asyncio.sleep(hold / 3 if hold else 30)
-            if hold and self.state in (OPEN_CONFIRM, ESTABLISHED):
-                self._send(Keepalive())
+            await asyncio.sleep(hold / 3)
+            self._send(Keepalive())
 
     async def _write_loop(self) -> None:
         while True:
