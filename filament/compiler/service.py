@@ -150,6 +150,8 @@ class CompilerService:
             ops = [op for op in plan(self.engine.desired, self.actual, keys)
                    if self._failed.get(op.key, object()) != self.engine.desired.get(op.key)]
             retry = await self._apply(ops)
+            if ops:
+                self._written = max(self._written, self.client.last_revision)
             if retry:
                 self._keys = (self._keys | {op.key for op in retry}) if self._keys is not None else None
                 await asyncio.sleep(backoff)
@@ -157,8 +159,6 @@ class CompilerService:
                 self._wake.set()
                 continue
             backoff = 0.1
-            if ops:
-                self._written = max(self._written, self.client.last_revision)
             await self._publish(revision)
 
     async def _apply(self, ops: list[Op]) -> list[Op]:

@@ -245,3 +245,19 @@ async def test_router_group_and_network_delete_over_http(compiled):
     assert [r["to"] for r in ri["route_target_refs"]] != [] and \
         lr_rt not in [r["to"] for r in ri["route_target_refs"]]
     assert not svc.problems
+
+
+async def test_compiler_as_its_own_process(api):
+    import subprocess
+    import sys
+    _, url, client = api
+    proc = subprocess.Popen([sys.executable, "-m", "filament.compiler", "--api", url,
+                             "--name", "solo", "--log-level", "WARNING"])
+    try:
+        await _network(client, "solo-net")
+        await settle(client)
+        ri = await _by_fq(client, "routing-instance", [*PROJECT, "solo-net", "solo-net"])
+        assert len(ri["route_target_refs"]) == 1
+    finally:
+        proc.terminate()
+        proc.wait(10)
