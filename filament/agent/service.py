@@ -33,6 +33,7 @@ class AgentOptions:
     port_api: tuple[str, int] = ("127.0.0.1", 9091)
     ports_dir: str = "/var/lib/filament/ports"
     resync_interval: float = 10.0
+    sync_timeout: float = 30.0  # first reconcile waits for a control node's EoR this long
 
 
 def routes_from(tables: dict[str, dict[str, RouteEntry]]) -> dict[str, dict[str, RouteIn]]:
@@ -131,8 +132,23 @@ class AgentService:
             s.sync_subscriptions()
             s.set_published(wanted)
 
+    def in_sync(self) -> bool:
+        """Reconciling (and so sweeping) before the control node has sent everything
+        would tear down a restarted agent's working datapath: wait for an EoR first."""
+        return not self.sessions or any(s.eor.is_set() for s in self.sessions)
+
     async def _reconciler(self) -> None:
         loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.opts.sync_timeout
+        while not self.in_sync() and loop.time() < deadline:
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), min(0.5, max(0.01, deadline - loop.time())))
+            except asyncio.TimeoutError:
+                pass
+        if not self.in_sync():
+            log.warning("no control node EoR after %.0fs: reconciling with what we have", self.opts.sync_timeout)
+        self._wake.set()
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.opts.resync_interval)

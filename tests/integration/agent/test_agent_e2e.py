@@ -17,7 +17,7 @@ from filament.config.client import ConfigClient
 from filament.control.node import ControlOptions
 from filament.control.service import ControlNodeService
 
-from netns import Lab
+from netns import Lab, sh
 
 pytestmark = [
     pytest.mark.integration,
@@ -79,7 +79,7 @@ async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
 
     api = ConfigClient(api_server)
     ctl = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, name=f"ctl-{sfx}",
-                             options=ControlOptions(eor_quiet=0.0))
+                             options=ControlOptions())
     agents: list[AgentService] = []
     try:
         vn = await api.create("virtual-network", {
@@ -122,6 +122,34 @@ async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
         assert await asyncio.to_thread(lab.ping, w1, "100.64.1.12")
         assert await asyncio.to_thread(lab.ping, w2, "100.64.1.11")
         assert await asyncio.to_thread(lab.ping, w1, "100.64.1.1")
+
+        # restart agent 1 (ports replayed from disk) and the control node during a ping: no loss
+        pinger = asyncio.create_task(asyncio.to_thread(
+            sh, "ping", "-c", "40", "-i", "0.05", "-W", "1", "100.64.1.12", ns=w1, check=False))
+        await asyncio.sleep(0.3)
+        await agents[0].stop()
+        again = AgentService(agents[0].opts, lambda: LinuxDatapath(h1))
+        agents[0] = again
+        await again.start()
+        assert set(again.records) == {ports[0]["id"]}
+        port = ctl.xmpp_port
+        await ctl.stop()
+        ctl = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=port, introspect_port=0, name=f"ctl-{sfx}",
+                                 options=ControlOptions())
+        await ctl.start()
+        await until(lambda: all(s.eor.is_set() for a in agents for s in a.sessions))
+        out = await pinger
+        assert " 0% packet loss" in out.stdout, out.stdout
+        for a in agents:
+            await a.wait_applied()
+        assert await asyncio.to_thread(lab.ping, w1, "100.64.1.12")
+        # deleting the port withdraws it: the peer stops reaching it
+        async with aiohttp.ClientSession() as http:
+            r = await http.delete(f"http://127.0.0.1:{agents[1].port_api_port}/port/{ports[1]['id']}")
+            assert r.status == 200
+        await until(lambda: not any(r.prefix == "100.64.1.12/32" for r in agents[0].desired.routes))
+        await agents[0].wait_applied()
+        assert not await asyncio.to_thread(lab.ping, w1, "100.64.1.12", 1, 1)
     finally:
         for a in agents:
             await a.stop()
