@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--control", action="append", default=[], help="control node host:port (once or twice)")
     p.add_argument("--xmpp-source", default=None, help="local address of the XMPP sessions")
     p.add_argument("--port-api", default="127.0.0.1:9091")
+    p.add_argument("--introspect", default="127.0.0.1:8085")
     p.add_argument("--ports-dir", default="/var/lib/filament/ports")
     p.add_argument("--datapath", choices=("linux", "model"), default="linux")
     p.add_argument("--netns", default=None, help="program this netns (default: the one the agent runs in)")
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return LinuxDatapath(a.netns)
 
     opts = AgentOptions(a.name, a.vtep, a.underlay_dev, a.underlay_mtu, [_hostport(c, 5269) for c in a.control],
-                        a.xmpp_source, _hostport(a.port_api, 9091), a.ports_dir)
+                        a.xmpp_source, _hostport(a.port_api, 9091), _hostport(a.introspect, 8085), a.ports_dir)
 
     async def run():
         svc = AgentService(opts, backend)

@@ -31,6 +31,7 @@ class AgentOptions:
     controls: list[tuple[str, int]] = field(default_factory=list)
     xmpp_source: str | None = None
     port_api: tuple[str, int] = ("127.0.0.1", 9091)
+    introspect: tuple[str, int] | None = None  # ("127.0.0.1", 8085)
     ports_dir: str = "/var/lib/filament/ports"
     resync_interval: float = 10.0
     sync_timeout: float = 30.0  # first reconcile waits for a control node's EoR this long
@@ -87,6 +88,15 @@ class AgentService:
         site = web.TCPSite(self._runner, self.opts.port_api[0], self.opts.port_api[1], reuse_address=True)
         await site.start()
         self.port_api_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.introspect_port = 0
+        if self.opts.introspect is not None:
+            from filament.agent.introspect import introspect_app
+
+            self._irunner = web.AppRunner(introspect_app(self), access_log=None)
+            await self._irunner.setup()
+            isite = web.TCPSite(self._irunner, self.opts.introspect[0], self.opts.introspect[1], reuse_address=True)
+            await isite.start()
+            self.introspect_port = isite._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         for s in self.sessions:
             s.start()
         self._tasks.append(asyncio.create_task(self._reconciler(), name="agent-reconcile"))
@@ -100,6 +110,8 @@ class AgentService:
             await s.stop()
         if self._runner:
             await self._runner.cleanup()
+        if getattr(self, "_irunner", None):
+            await self._irunner.cleanup()
         if self.backend is not None:
             await asyncio.get_running_loop().run_in_executor(self._pool, self.backend.close)
         self._pool.shutdown(wait=True)

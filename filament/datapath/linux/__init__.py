@@ -151,6 +151,15 @@ class LinuxDatapath:
         return DatapathState(frozenset(vifs), frozenset(vxlans), frozenset(addresses), frozenset(rules), frozenset(routes),
                              frozenset(neighbours), frozenset(fdbs), filt)
 
+    def link_stats(self) -> dict[str, dict]:
+        """Per-link counters (for `vif --list`): rx/tx packets, bytes, errors."""
+        out = {}
+        for link in self.ipr.link("dump"):
+            st = link.get("stats64") or {}
+            out[link.get("ifname")] = {k: st.get(k, 0) for k in (
+                "rx_packets", "rx_bytes", "rx_errors", "tx_packets", "tx_bytes", "tx_errors")}
+        return out
+
     # ---- apply -----------------------------------------------------------------
 
     def apply(self, op: Op) -> None:

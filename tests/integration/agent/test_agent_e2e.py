@@ -99,7 +99,8 @@ async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
         await until(lambda: ctl.node.config_connected)
         for i, ns in enumerate((h1, h2), 1):
             opts = AgentOptions(f"cn{i}-{sfx}", f"198.18.0.{i}", "ul0", 1600, [("127.0.0.1", ctl.xmpp_port)],
-                                f"127.0.0.{20 + i}", ("127.0.0.1", 0), str(tmp_path / f"ports{i}"), resync_interval=2.0)
+                                f"127.0.0.{20 + i}", port_api=("127.0.0.1", 0), introspect=("127.0.0.1", 0),
+                                ports_dir=str(tmp_path / f"ports{i}"), resync_interval=2.0)
             a = AgentService(opts, lambda ns=ns: LinuxDatapath(ns))
             await a.start()
             agents.append(a)
@@ -122,6 +123,18 @@ async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
         assert await asyncio.to_thread(lab.ping, w1, "100.64.1.12")
         assert await asyncio.to_thread(lab.ping, w2, "100.64.1.11")
         assert await asyncio.to_thread(lab.ping, w1, "100.64.1.1")
+        # operator view: `filament vif --list` over the agent's introspect
+        from filament.cli.vif import format_vifs
+
+        async with aiohttp.ClientSession() as http:
+            itf = await (await http.get(f"http://127.0.0.1:{agents[0].introspect_port}/Snh_ItfReq")).json()
+            rts = await (await http.get(f"http://127.0.0.1:{agents[0].introspect_port}/Snh_Inet4UcRouteReq",
+                                        params={"vrf": ":".join(vn["fq_name"] + [vn["fq_name"][-1]])})).json()
+        text = format_vifs(itf["interfaces"])
+        assert "OS: tapw1" in text and "Type:Virtual HWaddr:00:00:5e:00:01:00 IPaddr:6440010b" in text
+        assert "Flags:PL3L2D MTU:1550" in text and "RX packets:" in text
+        hops = [h for r in rts["routes"] if r["prefix"] == "100.64.1.12/32" for h in r["next_hops"]]
+        assert len(hops) == 1 and hops[0]["via"] == "198.18.0.2" and hops[0]["dev"].startswith("flvx"), rts
 
         # restart agent 1 (ports replayed from disk) and the control node during a ping: no loss
         pinger = asyncio.create_task(asyncio.to_thread(
