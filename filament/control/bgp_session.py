@@ -11,6 +11,7 @@ nothing about tables.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
 import struct
@@ -51,6 +52,8 @@ class BgpPeerConfig:
     connect_retry: float = 5.0
     graceful_restart_time: int = 0  # 0: do not advertise the GR capability
     max_prefixes: int = 0  # 0: unlimited
+    peer_router_id: str = ""  # when known: decides connection collisions up front
+    md5_key: str = ""  # RFC 2385 key from config (not applied to the socket yet)
 
     @property
     def ibgp(self) -> bool:
@@ -110,6 +113,8 @@ class BgpSession:
         self._received: dict[Family, set] = {}
         self._stopped = False
         self.local_next_hop = config.local_address or config.router_id
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     # ---- public API -----------------------------------------------------------------
 
@@ -117,23 +122,35 @@ class BgpSession:
     def established(self) -> bool:
         return self.state == ESTABLISHED
 
+    @property
+    def dials(self) -> bool:
+        """Whether we open connections. When both ends know each other's identifier only
+        the higher one dials, so a control-node mesh never has collisions (the
+        connection RFC 4271 §6.8 would keep is the only one made)."""
+        if self.config.passive:
+            return False
+        return not (self.config.peer_router_id and self._inbound_wins())
+
     def start(self) -> None:
-        """Begin connecting (unless passive) in the background."""
-        if self._runner is None and not self.config.passive:
+        """Begin connecting (if we dial) in the background."""
+        if self._runner is None and self.dials:
             self._runner = asyncio.create_task(self.run(), name=f"bgp-{self.config.name}")
 
     async def stop(self, reason: str = "peer deconfigured") -> None:
         self._stopped = True
         if self._writer is not None and self.state in (OPEN_SENT, OPEN_CONFIRM, ESTABLISHED):
             self._notify(E.CEASE, E.PEER_DECONFIGURED)
-        for task in (self._runner, self._serving):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                    pass
-        self._runner = self._serving = None
+        runner, self._runner = self._runner, None
+        if runner is not None and runner is not asyncio.current_task():
+            runner.cancel()
+            try:
+                await runner
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        if self._writer is not None:  # an inbound connection: closing it ends its task
+            self._writer.close()
+            await self._idle.wait()
+        self._serving = None
 
     def advertise(self, family: Family, nlri, attributes: tuple, next_hop: str = "") -> None:
         """Queue an announcement (``attributes`` without MP_REACH); a later call for the
@@ -189,22 +206,34 @@ class BgpSession:
             writer.write(encode_message(Notification(E.CEASE, E.CONNECTION_COLLISION)))
             writer.close()
             return
-        if self._runner is not None and self._serving is self._runner and self.state in (OPEN_SENT,):
+        if self._runner is not None and self.state == OPEN_SENT and not self._inbound_wins():
+            # RFC 4271 §6.8: keep the connection opened by the higher BGP identifier.
             writer.write(encode_message(Notification(E.CEASE, E.CONNECTION_COLLISION)))
             writer.close()
             return
         if self._runner is not None:
-            self._runner.cancel()
-            self._runner = None
+            runner, self._runner = self._runner, None
+            runner.cancel()
+            try:
+                await runner  # its cleanup must finish before this connection takes over
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
         self._serving = asyncio.current_task()
         try:
             await self._serve(reader, writer)
         finally:
-            if not self._stopped and not self.config.passive:
+            if not self._stopped and self.dials and self._runner is None:
                 self._runner = asyncio.create_task(self.run(), name=f"bgp-{self.config.name}")
+
+    def _inbound_wins(self) -> bool:
+        try:
+            return ipaddress.IPv4Address(self.config.peer_router_id or self.config.address) > ipaddress.IPv4Address(self.config.router_id)
+        except ValueError:
+            return True
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
+        self._idle.clear()
         sock = writer.get_extra_info("sockname")
         self.local_next_hop = self.config.local_address or (sock[0] if sock else self.config.router_id)
         self._pending.clear()
@@ -237,6 +266,7 @@ class BgpSession:
             except Exception:  # noqa: BLE001
                 pass
             self._writer = None
+            self._idle.set()
             if was == ESTABLISHED:
                 self.stats.flaps += 1
                 log.info("bgp %s down: %s", self.config.name, reason)

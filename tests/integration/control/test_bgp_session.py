@@ -193,3 +193,27 @@ async def test_hold_timer_expiry(speaker):
 async def _until(cond):
     while not cond():
         await asyncio.sleep(0.02)
+
+
+async def test_two_speakers_dialing_each_other_settle_on_one_session():
+    """iBGP mesh between control nodes: both sides connect; the collision rule leaves one."""
+    a_addr, b_addr = "127.0.0.81", "127.0.0.82"
+    port = free_port()
+    recs = [Recorder(), Recorder()]
+    a, b = BgpSpeaker(recs[0]), BgpSpeaker(recs[1])
+    await a.listen(a_addr, port)
+    await b.listen(b_addr, port)
+    try:
+        def cfg(me, them):
+            return BgpPeerConfig(them, them, 64512, 64512, me, (IPV4_VPN,), port=port, local_address=me, connect_retry=0.5, peer_router_id=them)
+
+        await a.reconcile([cfg(a_addr, b_addr)])
+        await b.reconcile([cfg(b_addr, a_addr)])
+        await asyncio.wait_for(recs[0].event(b_addr).wait(), 10)
+        await asyncio.wait_for(recs[1].event(a_addr).wait(), 10)
+        await asyncio.sleep(1.0)  # two connect-retry periods: a duplicate connection would have flapped by now
+        assert a.sessions[b_addr].state == ESTABLISHED and b.sessions[a_addr].state == ESTABLISHED
+        assert not recs[0].closed and not recs[1].closed
+    finally:
+        await a.close()
+        await b.close()
