@@ -15,7 +15,7 @@ import errno as _errno
 import logging
 import os
 import subprocess
-from socket import AF_BRIDGE, AF_INET
+from socket import AF_INET
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
