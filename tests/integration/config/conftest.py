@@ -46,3 +46,10 @@ def project(vnc, uid, cleanup):
     p = v.Project(f"proj-{uid}", v.Domain())
     cleanup.add("project", vnc.project_create(p))
     return vnc.project_read(id=p.uuid)
+
+
+def pytest_collection_modifyitems(items):
+    """A hung request (vnc_api retries a dead server for minutes) fails one test, fast."""
+    for item in items:
+        if "integration/config/" in str(item.fspath) and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(60))
