@@ -7,7 +7,6 @@ import uuid as uuidlib
 import pytest
 import requests
 
-JSON = {"Content-Type": "application/json"}
 
 
 class Cleanup:

@@ -321,3 +321,85 @@ def test_applied_barrier(api_server, uid):
                                                       "timeout": "0.3"}, timeout=10)
     assert r.status_code == 504 and time.monotonic() - t0 < 5
     assert post(u, "/filament/applied", {"role": role, "revision": "x"}).status_code == 400
+
+
+def test_action_endpoints_wire_shapes(api_server, proj, cleanup, uid):
+    u = api_server
+    vn = create(u, cleanup, "virtual-network", vn_body(proj, f"vn-{uid}"))
+    pol = create(u, cleanup, "network-policy",
+                 {"fq_name": proj["fq_name"] + [f"pol-{uid}"], "parent_type": "project"})
+    r = post(u, "/id-to-fqname", {"uuid": vn["uuid"]})
+    assert r.json() == {"fq_name": vn["fq_name"], "type": "virtual-network"}
+    r = post(u, "/fqname-to-id", {"type": "virtual_network", "fq_name": vn["fq_name"]})
+    assert r.json() == {"uuid": vn["uuid"]}
+    r = post(u, "/fqname-to-id", {"type": "virtual-network", "fq_name": vn["fq_name"] + ["x"]})
+    assert (r.status_code, r.text) == (404, f"Name {vn['fq_name'] + ['x']!r} not found")
+    r = post(u, "/ref-update", {"type": "virtual_network", "uuid": vn["uuid"],
+                                "ref-type": "network_policy", "ref-fq-name": pol["fq_name"],
+                                "operation": "add", "attr": None})
+    assert r.status_code == 200 and r.json() == {"uuid": vn["uuid"]}
+    refs = read(u, "virtual-network", vn["uuid"])["network_policy_refs"]
+    assert [(x["uuid"], x["attr"]) for x in refs] == [(pol["uuid"], None)]
+    r = post(u, "/ref-update", {"type": "virtual-network", "uuid": vn["uuid"],
+                                "ref-type": "network-policy", "ref-uuid": pol["uuid"],
+                                "operation": "MOVE"})
+    assert r.status_code == 400
+    r = requests.get(u + "/prop-collection-get",
+                     params={"uuid": vn["uuid"], "fields": "display_name"}, timeout=10)
+    assert r.status_code == 400 and "display_name" in r.text
+    r = post(u, "/useragent-kv", {"operation": "FROB", "key": "k"})
+    assert r.status_code == 404 and "FROB" in r.text
+    r = requests.get(u + "/aaa-mode", timeout=10)
+    assert r.json() == {"aaa-mode": "no-auth"}
+    r = requests.patch(f"{u}/virtual-network/{vn['uuid']}", timeout=10)
+    assert (r.status_code, r.text) == (405, "Method not allowed.")
+    r = requests.get(u + "/no/such/path/here", timeout=10)
+    assert r.status_code == 404 and r.headers["Content-Type"].startswith("text/")
+
+
+def test_create_identity_rules(api_server, proj, cleanup, uid):
+    u = api_server
+    given = "5b0c4c2e-6f0a-4d55-9d7e-0a1b2c3d4e5f"
+    body = vn_body(proj, f"given-{uid}", uuid=given)
+    r = post(u, "/virtual-networks", {"virtual-network": body})
+    if r.status_code == 200:
+        cleanup.add("virtual-network", given)
+    assert r.status_code == 200 and r.json()["virtual-network"]["uuid"] == given
+    r = post(u, "/virtual-networks", {"virtual-network": vn_body(proj, f"other-{uid}", uuid=given)})
+    assert r.status_code == 409 and given in r.text
+    r = post(u, "/virtual-networks", {"virtual-network": vn_body(proj, f"bad-{uid}", uuid="xyz")})
+    assert r.status_code == 400 and "xyz" in r.text
+    r = post(u, "/virtual-networks", {"virtual-network": vn_body(proj, f"a:b-{uid}")})
+    assert r.status_code == 400 and "invalid chars" in r.text
+    r = post(u, "/virtual-networks", {"virtual-network": {"parent_type": "project"}})
+    assert (r.status_code, r.text) == (400, "Bad Request, no fq_name in POST body")
+    r = post(u, "/virtual-networks", {"virtual-network": vn_body(proj, f"ro-{uid}",
+                                                                is_provider_network=True)})
+    assert r.status_code == 400
+    got = read(u, "virtual-network", given)
+    assert got["display_name"] == f"given-{uid}" and got["name"] == f"given-{uid}"
+
+
+def test_list_filters_and_presence_flags(api_server, proj, cleanup, uid):
+    u = api_server
+    a = create(u, cleanup, "virtual-network", vn_body(proj, f"a-{uid}", router_external=True))
+    create(u, cleanup, "virtual-network", vn_body(proj, f"b-{uid}", router_external=False))
+    q = {"parent_id": proj["uuid"]}
+    r = requests.get(u + "/virtual-networks", timeout=10,
+                     params={**q, "filters": "router_external==true"}).json()
+    assert [x["uuid"] for x in r["virtual-networks"]] == [a["uuid"]]
+    r = requests.get(u + "/virtual-networks", timeout=10,
+                     params={**q, "filters": 'display_name=="a-%s",display_name=="b-%s"' % (uid, uid),
+                             "count": "True"}).json()
+    assert r == {"virtual-networks": {"count": 2}}
+    r = requests.get(u + "/virtual-networks", timeout=10,
+                     params={**q, "filters": "router_external==true,no_such_prop==1"}).json()
+    assert r == {"virtual-networks": []}
+    r = requests.get(u + "/virtual-networks", timeout=10, params={**q, "filters": "garbage"})
+    assert r.status_code == 400
+    r = requests.get(u + "/virtual-networks", timeout=10,
+                     params={"parent_fq_name_str": ":".join(proj["fq_name"]), "count": "True"})
+    assert r.json() == {"virtual-networks": {"count": 2}}
+    got = read(u, "virtual-network", a["uuid"], exclude_children="false")
+    assert "routing_instances" not in got                  # presence-only flag
+

@@ -465,3 +465,23 @@ def test_ref_relax_for_delete(vnc, project, cleanup, uid):
     with pytest.raises(NoIdError):
         vnc.security_group_read(id=sg.uuid)
     assert vnc.virtual_machine_interface_read(id=vmi.uuid).uuid == vmi.uuid
+
+
+def test_vn_ip_helpers_and_lazy_child_fetch(vnc, project, cleanup, uid):
+    ipam = _ipam(vnc, cleanup, project)
+    vn = _vn(vnc, cleanup, project, ipam, f"vn-{uid}", "10.4.0.0", 24)
+    sn_uuid = vn.get_network_ipam_refs()[0]["attr"].ipam_subnets[0].subnet_uuid
+    assert vnc.virtual_network_ip_alloc(vn, count=2) == ["10.4.0.252", "10.4.0.251"]
+    # reserved addresses are skipped by instance-ip allocation
+    assert _iip(vnc, cleanup, f"a-{uid}", vn).get_instance_ip_address() == "10.4.0.250"
+    counts = json.loads(vnc.virtual_network_subnet_ip_count(vn, [sn_uuid]))
+    assert counts == {"ip_count_list": [3]}
+    vnc.virtual_network_ip_free(vn, ["10.4.0.252"])
+    assert _iip(vnc, cleanup, f"b-{uid}", vn).get_instance_ip_address() == "10.4.0.252"
+    pool = v.FloatingIpPool(f"pool-{uid}", vn)
+    cleanup.add("floating-ip-pool", vnc.floating_ip_pool_create(pool))
+    got = vnc.virtual_network_read(id=vn.uuid)          # read without children ...
+    assert [p["uuid"] for p in got.get_floating_ip_pools()] == [pool.uuid]   # ... fetched lazily
+    ri = vnc.routing_instance_read(fq_name=vn.fq_name + [vn.name])
+    assert ri.get_routing_instance_is_default() is True
+    assert [r["uuid"] for r in ri.get_virtual_machine_interface_back_refs() or []] == []
