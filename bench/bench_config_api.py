@@ -33,17 +33,20 @@ HDR = {"Content-Type": "application/json"}
 
 
 def start_server(data_dir: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "filament", "api", "--listen", "127.0.0.1",
-                             "--api-port", "0", "--data-dir", data_dir, "--log-level", "WARNING"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log_path = os.path.join(data_dir, "api.log")
+    with open(log_path, "wb") as log:      # a file, not a pipe nobody drains
+        proc = subprocess.Popen([sys.executable, "-m", "filament", "api", "--listen",
+                                 "127.0.0.1", "--api-port", "0", "--data-dir", data_dir,
+                                 "--log-level", "WARNING"], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        m = re.search(r"config API on (http://[\d.]+:\d+)", line or "")
+        with open(log_path, "rb") as f:
+            m = re.search(r"config API on (http://[\d.]+:\d+)", f.read().decode(errors="replace"))
         if m:
             return proc, m.group(1)
         if proc.poll() is not None:
             break
+        time.sleep(0.02)
     proc.kill()
     raise SystemExit("server did not start")
 

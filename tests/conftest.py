@@ -39,23 +39,29 @@ class ApiProcess:
         cmd = [sys.executable, "-m", "filament", self.command, "--listen", "127.0.0.1",
                "--api-port", "0", "--data-dir", self.data_dir, "--log-level", "WARNING",
                *self.extra]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, cwd=ROOT)
+        os.makedirs(self.data_dir, exist_ok=True)
+        # Output goes to a file, never a pipe: a pipe nobody drains blocks the server
+        # as soon as it has logged 64 KiB.
+        self.log_path = os.path.join(self.data_dir, f"{self.command}.log")
+        log = open(self.log_path, "ab")
+        start_at = log.tell()
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        log.close()
         deadline = time.monotonic() + timeout
-        lines = []
+        text = ""
         while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            lines.append(line)
-            m = _URL_RE.search(line)
+            with open(self.log_path, "rb") as f:
+                f.seek(start_at)
+                text = f.read().decode(errors="replace")
+            m = _URL_RE.search(text)
             if m:
                 self.url = m.group(1)
                 return self.url
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
         self.kill()
-        raise RuntimeError("config API did not start:\n" + "".join(lines))
+        raise RuntimeError("config API did not start:\n" + text)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -69,8 +75,6 @@ class ApiProcess:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
-        if self.proc and self.proc.stdout:
-            self.proc.stdout.close()
 
 
 @pytest.fixture(scope="session")

@@ -134,8 +134,10 @@ class WatchHub:
                 sent = rev
                 await resp.write(data)
             return resp
-        except (ConnectionResetError, asyncio.CancelledError):
-            raise
+        except ConnectionResetError:
+            # The watcher went away: the normal end of a stream, not an error to log.
+            log.debug("watcher %s disconnected", request.remote)
+            return resp
         finally:
             self.subs.discard(sub)
 
