@@ -28,6 +28,18 @@ def register(sub) -> None:
                    help="control node introspect port")
     p.add_argument("--only", default=None,
                    help="comma-separated roles to run besides the API (default: all)")
+    g = p.add_argument_group("local vRouter agent (--with-agent)")
+    g.add_argument("--with-agent", action="store_true",
+                   help="also run a vRouter agent on this host, attached to the control node")
+    g.add_argument("--agent-name", default=None, help="virtual-router name (default: hostname)")
+    g.add_argument("--agent-vtep", default=None, help="underlay (VTEP) address of this host")
+    g.add_argument("--agent-underlay-dev", default=None, help="underlay device")
+    g.add_argument("--agent-underlay-mtu", type=int, default=1500)
+    g.add_argument("--agent-netns", default=None,
+                   help="network namespace whose datapath the agent programs (default: this one)")
+    g.add_argument("--agent-datapath", choices=("linux", "model"), default="linux")
+    g.add_argument("--port-api-port", type=int, default=9091, help="agent port API port")
+    g.add_argument("--agent-introspect-port", type=int, default=8085)
     p.set_defaults(handler=run_up)
     a = sub.add_parser("api", help="run the config API role alone")
     _api_args(a)
@@ -85,6 +97,11 @@ async def _serve(args, with_roles: bool) -> None:
             await role.start()
             started.append(role)
             log.info("%s started", name)
+            if name == "control" and getattr(args, "with_agent", False):
+                agent = _agent(args, role.xmpp_port)
+                await agent.start()
+                started.append(agent)
+                log.info("agent started")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -93,6 +110,26 @@ async def _serve(args, with_roles: bool) -> None:
     await stop.wait()
     for role in reversed(started):
         await role.stop()
+
+
+def _agent(args, xmpp_port: int):
+    import socket
+
+    from filament.agent.service import AgentOptions, AgentService
+    if not args.agent_vtep or not args.agent_underlay_dev:
+        raise CliError("--with-agent needs --agent-vtep and --agent-underlay-dev")
+    opts = AgentOptions(
+        name=args.agent_name or socket.gethostname(), vtep=args.agent_vtep,
+        underlay_dev=args.agent_underlay_dev, underlay_mtu=args.agent_underlay_mtu,
+        controls=[("127.0.0.1", xmpp_port)], port_api=("127.0.0.1", args.port_api_port),
+        introspect=("127.0.0.1", args.agent_introspect_port),
+        ports_dir=os.path.join(args.data_dir, "ports"))
+    if args.agent_datapath == "model":
+        from filament.datapath.model import ModelDatapath
+        return AgentService(opts, lambda: ModelDatapath())
+    from filament.datapath.linux import LinuxDatapath
+    netns = args.agent_netns
+    return AgentService(opts, lambda: LinuxDatapath(netns))
 
 
 def run_up(args) -> int:
