@@ -164,6 +164,10 @@ class BgpSession:
             self._pending[(family, nlri)] = None
             self._wake.set()
 
+    def forget(self, family: Family, nlri) -> None:
+        """Drop a queued announcement or withdrawal that a newer one supersedes."""
+        self._pending.pop((family, nlri), None)
+
     def request_refresh(self, family: Family) -> None:
         if self.established and self.negotiated.route_refresh:
             self._send(RouteRefresh(family))

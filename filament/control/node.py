@@ -73,6 +73,7 @@ class ControlNode:
         self._adv_cache: dict[tuple[str, str], tuple[str, str | None] | None] = {}
         self.started_at = wallclock()
         self.sent_config: dict[str, config_view.Subgraph] = {}
+        self.bgp = None  # BgpBridge when the service runs a BGP speaker
 
     # ---- time ---------------------------------------------------------------------
 
@@ -225,6 +226,8 @@ class ControlNode:
         changes = self.rib.take_changes()
         if changes:
             self._adv_cache.clear()
+            if self.bgp is not None:
+                self.bgp.export(changes)
             for tname, keys in changes.items():
                 listeners = self.rib.listeners.get(tname)
                 if not listeners:

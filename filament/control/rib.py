@@ -76,6 +76,22 @@ def vpn_key(family: str, key: str, rd: str) -> str:
     return key
 
 
+def vrf_key(family: str, key: str) -> str | None:
+    """The VPN-table key as it appears in an importing instance's table (RD dropped),
+    or None for routes not imported into instances (EVPN type 3 and flood routes)."""
+    if family in ("inet", "inet6"):
+        return key.split(":", 2)[2]
+    if family == "evpn":
+        t, _rd, tail = key.split("-", 2)
+        if t not in ("2", "5") or is_flood_key(family, key):
+            return None
+        return f"{t}-0:0-{tail}"
+    return None
+
+
+BGP_IMPORT_TABLES = frozenset({VPN_TABLES["inet"], VPN_TABLES["inet6"], VPN_TABLES["evpn"]})
+
+
 class Rib:
     def __init__(self, *, asn: int = 64512, router_id: str = "0.0.0.0"):
         self.asn = asn
@@ -135,6 +151,8 @@ class Rib:
             affected |= {n for n, i in self.instances.items() if i.exports & moved_rts}
         for name in sorted(affected):
             self._replicate_instance(name, now)
+        if moved_rts:
+            self._replicate_bgp(moved_rts, now)
         for peer in list(self.membership):
             self._sync_rtarget(peer, now)
         self._drop_unused_instances()
@@ -249,6 +267,27 @@ class Rib:
         self._replicate(tname, key, peer, now)
         return removed
 
+    def add_bgp_path(self, table: str, key: str, path: Path, now: float) -> None:
+        """Add/replace a BGP neighbor's path in a VPN table; it is imported into every
+        instance whose effective imports share one of its route targets."""
+        t = self.tables[table]
+        path = replace(path, primary_table="", last_modified=now)
+        if t.set_path(key, path, now):
+            self._touch(table, key, t.family)
+        self._peer_primaries.setdefault(path.peer, set()).add((table, key))
+        self._replicate(table, key, path.peer, now)
+
+    def remove_bgp_path(self, peer: str, table: str, key: str, now: float) -> bool:
+        if table not in self.tables:
+            return False
+        return self._remove_primary(peer, table, key, now)
+
+    def _replicate_bgp(self, route_targets: set[str], now: float) -> None:
+        for tname in BGP_IMPORT_TABLES:
+            for key, route in list(self.tables[tname].routes.items()):
+                for p in [p for p in route.paths if not p.primary_table and set(p.route_targets) & route_targets]:
+                    self._replicate(tname, key, p.peer, now)
+
     def peer_paths(self, peer: str) -> list[tuple[str, str]]:
         return sorted(self._peer_primaries.get(peer, ()))
 
@@ -281,6 +320,16 @@ class Rib:
                 dests = set()  # multicast trees stay in their instance (and bgp.ermvpn.0)
             for d in dests:
                 want[(self.instances[d].tables[src.family].name, key)] = sec
+        elif path is not None and tname in BGP_IMPORT_TABLES:
+            # a route learned over BGP: import by route target (the key loses its RD)
+            vkey = vrf_key(src.family, key)
+            dests = set()
+            for rt in path.route_targets:
+                dests |= self._importers.get(rt, set())
+            if vkey is not None:
+                sec = replace(path, primary_table=tname)
+                for d in dests:
+                    want[(self.instances[d].tables[src.family].name, vkey)] = sec
         skey = (tname, key, peer)
         have = self._secondaries.pop(skey, set())
         for dst in have - want.keys():

@@ -1,0 +1,151 @@
+"""The RIB side of BGP: neighbors are another peer kind of the control node.
+
+Routes a neighbor announces become primary paths (protocol ``BGP``, peer = neighbor
+name) in ``bgp.l3vpn.0`` / ``bgp.l3vpn-inet6.0`` / ``bgp.evpn.0``; the RIB imports
+them into instances by route target. Whatever the RIB touches in the VPN and
+``bgp.rtarget.0`` tables is re-evaluated per neighbor (level-triggered: the
+advertisement is computed from the table as it is now) and queued on the session's
+coalescing Adj-RIB-Out. ``export_path`` is the pure decision.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from filament.control.bgp_routes import FAMILY_TABLE, TABLE_FAMILY, attributes_for, nlri_for, path_from_bgp
+from filament.control.bgp_session import BgpSession
+from filament.control.bgp_speaker import BgpSpeaker
+from filament.control.path import Path, best_path
+from filament.control.rib import BGP_IMPORT_TABLES, Rib, is_flood_key
+from filament.wire.bgp import EVPN, RTC, Update
+from filament.wire.bgp.common import Family
+
+log = logging.getLogger("filament.control.bgp")
+
+
+def export_path(rib: Rib, table: str, key: str, *, peer: str, ibgp: bool, ibgp_peers: set[str]) -> Path | None:
+    """The path to advertise to neighbor ``peer`` for ``key`` (None: withdraw).
+
+    Only the best path is considered (no "next best" when it may not be sent): a route
+    learned from the neighbor itself, or learned over iBGP when ``peer`` is iBGP
+    (split horizon, RFC 4271 §9.2), is withdrawn. Flood routes (EVPN BUM, ermvpn) are
+    not exported: they are ingress-replication state between agents.
+    """
+    t = rib.tables.get(table)
+    route = t.routes.get(key) if t is not None else None
+    best = best_path(route.paths) if route else None
+    if best is None:
+        return None
+    if t.family in ("evpn", "ermvpn") and is_flood_key(t.family, key):
+        return None
+    if best.protocol == "BGP" and (best.peer == peer or (ibgp and best.peer in ibgp_peers)):
+        return None
+    if table == "bgp.rtarget.0" and best.protocol == "BGP":
+        return None
+    return best
+
+
+class BgpBridge:
+    """BgpHandler for all sessions of a control node; owns the ``BgpSpeaker``."""
+
+    def __init__(self, node):
+        self.node = node
+        self.speaker = BgpSpeaker(self)
+        # per neighbor: (table, key) -> (family, nlri) we last advertised
+        self._adv: dict[str, dict[tuple[str, str], tuple[Family, object]]] = {}
+
+    @property
+    def rib(self) -> Rib:
+        return self.node.rib
+
+    def sessions(self) -> list[BgpSession]:
+        return list(self.speaker.sessions.values())
+
+    def _ibgp_peers(self) -> set[str]:
+        return {s.config.name for s in self.speaker.sessions.values() if s.config.ibgp}
+
+    # ---- RIB -> neighbors -----------------------------------------------------------
+
+    def export(self, changes: dict[str, dict[str, None]]) -> None:
+        """Re-evaluate the touched VPN/rtarget keys for every established neighbor."""
+        touched = {t: keys for t, keys in changes.items() if t in TABLE_FAMILY}
+        if not touched:
+            return
+        ibgp = self._ibgp_peers()
+        for sess in self.sessions():
+            if sess.established:
+                for tname, keys in touched.items():
+                    for key in keys:
+                        self._export_one(sess, tname, key, ibgp)
+
+    def _export_table(self, sess: BgpSession, tname: str) -> None:
+        ibgp = self._ibgp_peers()
+        for key in list(self.rib.tables[tname].routes):
+            self._export_one(sess, tname, key, ibgp)
+
+    def _export_one(self, sess: BgpSession, tname: str, key: str, ibgp: set[str]) -> None:
+        cfg = sess.config
+        fam = TABLE_FAMILY[tname]
+        if fam not in sess.negotiated.families:
+            return
+        adv = self._adv.setdefault(cfg.name, {})
+        old = adv.get((tname, key))
+        path = export_path(self.rib, tname, key, peer=cfg.name, ibgp=cfg.ibgp, ibgp_peers=ibgp)
+        nlri = nlri_for(tname, key, path) if path is not None else None
+        if nlri is None:
+            if old is not None:
+                del adv[(tname, key)]
+                sess.withdraw(*old)
+            return
+        if old is not None and old[1] != nlri:
+            sess.forget(*old)  # same route, new label: the new announcement replaces it
+        adv[(tname, key)] = (fam, nlri)
+        attrs = attributes_for(path, local_asn=cfg.local_asn, ibgp=cfg.ibgp, evpn=fam == EVPN)
+        sess.advertise(fam, nlri, attrs, "" if fam == RTC else path.next_hop)
+
+    # ---- BgpHandler -----------------------------------------------------------------
+
+    def on_established(self, session: BgpSession) -> None:
+        self._adv[session.config.name] = {}
+        for tname in TABLE_FAMILY:
+            self._export_table(session, tname)
+
+    def on_update(self, session: BgpSession, update: Update) -> None:
+        name = session.config.name
+        now = self.node.now()
+        for fam, nlri in update.withdrawals():
+            table = FAMILY_TABLE.get(fam)
+            if table in BGP_IMPORT_TABLES:
+                self.rib.remove_bgp_path(name, table, str(nlri), now)
+        for fam, nlri, next_hop in update.announced():
+            if FAMILY_TABLE.get(fam) not in BGP_IMPORT_TABLES:
+                continue  # route-target membership from neighbors is not used yet
+            table, key, path = path_from_bgp(name, session.negotiated.peer_router_id, fam, nlri, next_hop, update.attributes)
+            self.rib.add_bgp_path(table, key, path, now)
+        self.node.flush()
+
+    def on_route_refresh(self, session: BgpSession, family: Family) -> None:
+        tname = FAMILY_TABLE.get(family)
+        if tname is not None:
+            self._export_table(session, tname)
+
+    def on_end_of_rib(self, session: BgpSession, family: Family) -> None:
+        pass
+
+    def on_closed(self, session: BgpSession, reason: str) -> None:
+        self._adv.pop(session.config.name, None)
+        self.rib.remove_peer(session.config.name, self.node.now())
+        self.node.flush()
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    async def reconcile(self, configs) -> None:
+        """Make the sessions match config; a removed neighbor's paths go with it."""
+        before = {s.config.name for s in self.sessions()}
+        await self.speaker.reconcile(list(configs))
+        gone = before - {s.config.name for s in self.sessions()}
+        for name in gone:
+            self._adv.pop(name, None)
+            self.rib.remove_peer(name, self.node.now())
+        if gone:
+            self.node.flush()
