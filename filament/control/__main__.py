@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="0.0.0.0")
     ap.add_argument("--xmpp-port", type=int, default=5269)
     ap.add_argument("--introspect-port", type=int, default=8083)
+    ap.add_argument("--bgp-port", type=int, default=179, help="BGP listen port (-1: do not listen)")
     ap.add_argument("--name", default="control")
     ap.add_argument("--router-id", default="0.0.0.0")
     ap.add_argument("--asn", type=int, default=64512)
@@ -33,9 +34,10 @@ def main(argv: list[str] | None = None) -> int:
 
     async def run():
         svc = ControlNodeService(api, host=args.host, xmpp_port=args.xmpp_port, introspect_port=args.introspect_port,
-                                 name=args.name, config_file=args.config_file, options=opts)
+                                 name=args.name, config_file=args.config_file, options=opts,
+                                 bgp_port=None if args.bgp_port < 0 else args.bgp_port)
         await svc.start()
-        print(f"ready xmpp={svc.xmpp_port} introspect={svc.introspect_port}", flush=True)
+        print(f"ready xmpp={svc.xmpp_port} introspect={svc.introspect_port} bgp={svc.bgp_port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -38,7 +38,7 @@ WALK: dict[str, frozenset[str]] = {
     }.items()
 }
 WATCHED_TYPES = sorted(
-    set(WALK) | {t for v in WALK.values() for t in v} | {"routing-instance", "route-target", "global-system-config"}
+    set(WALK) | {t for v in WALK.values() for t in v} | {"routing-instance", "route-target", "global-system-config", "bgp-router"}
 )
 _NOT_PROPS = {"uuid", "fq_name", "parent_type", "parent_uuid", "parent_href", "href", "name", "perms2"}
 

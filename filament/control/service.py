@@ -1,4 +1,4 @@
-"""ControlNodeService: wires the XMPP server, the config watch and introspect."""
+"""ControlNodeService: wires the XMPP server, the BGP speaker, the config watch and introspect."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from pathlib import Path as FsPath
 from aiohttp import web
 
 from filament.control import config_view
+from filament.control.bgp_bridge import BgpBridge
+from filament.control.bgp_peers import bgp_peer_configs
 from filament.control.introspect import Introspect
 from filament.control.node import ControlNode, ControlOptions
 from filament.control.rib import InstanceConfig
@@ -42,18 +44,22 @@ class ControlNodeService:
         name: str = "control",
         config_file: str | None = None,
         options: ControlOptions | None = None,
+        bgp_port: int | None = 179,
     ):
         self.api_url = api_url
         self.host = host
         self.xmpp_port = xmpp_port
         self.introspect_port = introspect_port
         self.config_file = config_file
+        self.bgp_port = bgp_port
         opts = options or ControlOptions()
         opts.name = name
         if opts.router_id == "0.0.0.0":
             opts.router_id = host if host not in ("0.0.0.0", "::", "") else _local_ip()
         self.node = ControlNode(opts)
         self.node.api_url = api_url or ""
+        self.bgp = BgpBridge(self.node)
+        self.node.bgp = self.bgp
         self._server: asyncio.AbstractServer | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task] = []
@@ -61,8 +67,15 @@ class ControlNodeService:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        if self.bgp_port is not None:
+            try:
+                await self.bgp.speaker.listen(self.host, self.bgp_port)
+                self.bgp_port = self.bgp.speaker.port
+            except OSError as exc:  # e.g. 179 taken or not permitted: we can still dial out
+                log.warning("bgp: cannot listen on %s:%d (%s); outbound sessions only", self.host, self.bgp_port, exc)
         if self.config_file:
             self._load_static(self.config_file)
+            await self.apply_bgp_config(self.node.objects)
         elif not self.api_url:
             self.node.config_connected = True  # nothing to wait for
         self._server = await loop.create_server(lambda: XmppSession(self.node), self.host, self.xmpp_port, reuse_address=True, backlog=4096)
@@ -75,7 +88,12 @@ class ControlNodeService:
         self._tasks.append(asyncio.create_task(self._ticker(), name="control-tick"))
         if self.api_url:
             self._tasks.append(asyncio.create_task(self._watch_config(), name="control-config"))
-        log.info("control node %s: xmpp on %s:%d, introspect on :%d", self.node.opts.name, self.host, self.xmpp_port, self.introspect_port)
+        log.info("control node %s: xmpp on %s:%d, bgp on :%s, introspect on :%d",
+                 self.node.opts.name, self.host, self.xmpp_port, self.bgp_port, self.introspect_port)
+
+    async def apply_bgp_config(self, objects: dict[str, dict[str, dict]]) -> None:
+        """Make the BGP sessions match the bgp-router objects (level-triggered)."""
+        await self.bgp.reconcile(bgp_peer_configs(objects, self.node.opts.name, default_asn=self.node.rib.asn))
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -86,6 +104,7 @@ class ControlNodeService:
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
         self._tasks.clear()
+        await self.bgp.speaker.close()
         if self._server is not None:
             self._server.close()
             for sess in list(self.node.sessions):
@@ -127,6 +146,10 @@ class ControlNodeService:
         async def on_events(batch):
             self.node.config_connected = True
             self.node.apply_config(informer.objects_by_type, informer.revision)
+            try:
+                await self.apply_bgp_config(informer.objects_by_type)
+            except Exception:  # noqa: BLE001 - a bad bgp-router must not stop the config watch
+                log.exception("bgp: applying bgp-router config failed")
             if informer.revision is not None:
                 try:
                     await self._client.publish_applied("control", self.node.opts.name, informer.revision)
