@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid as _uuid
 from dataclasses import dataclass, field
 
-from filament.agent.view import Network, Subnet
+from filament.agent.view import ANY, AclAddress, AclEntry, Network, SecurityGroup, Subnet
 from filament.wire.xmpp.model import ConfigLink, ConfigNode, ConfigUpdate
 
 Key = tuple[str, str]  # (type, fq-name string)
@@ -46,6 +46,7 @@ class Vmi:
     ips: tuple[str, ...] = ()
     vm: str = ""
     vm_name: str = ""
+    security_groups: tuple[str, ...] = ()  # fq-names
 
 
 def as_list(v) -> list:
@@ -97,7 +98,11 @@ def networks(db: ConfigDB) -> dict[str, Network]:
                 sn = s.get("subnet") or {}
                 if sn.get("ip_prefix"):
                     subnets.append(Subnet(f"{sn['ip_prefix']}/{sn.get('ip_prefix_len', '32')}", s.get("default_gateway") or ""))
-        out[vrf_name(name)] = Network(vrf_name(name), vni, tuple(sorted(subnets, key=lambda s: s.prefix)), uuid_of(props))
+        acls = sorted(nb for nb in adj.get((t, name), ()) if nb[0] == "access-control-list" and nb in db.nodes)
+        # the policy ACL (<vn>:<vn-name>) first, then any other (dynamic) one
+        acls.sort(key=lambda k: k[1] != f"{name}:{name.rsplit(':', 1)[-1]}")
+        acl = tuple(e for k in acls for e in acl_entries(db.nodes[k])) if acls else None
+        out[vrf_name(name)] = Network(vrf_name(name), vni, tuple(sorted(subnets, key=lambda s: s.prefix)), uuid_of(props), acl)
     return out
 
 
@@ -117,9 +122,73 @@ def vmis(db: ConfigDB) -> dict[str, Vmi]:
             if n[0] == "instance-ip"
         )
         vms = sorted(n for n in adj.get((t, name), ()) if n[0] == "virtual-machine")
+        sgs = tuple(sorted(n[1] for n in adj.get((t, name), ()) if n[0] == "security-group"))
         macs = as_list((props.get("virtual_machine_interface_mac_addresses") or {}).get("mac_address"))
         out[u] = Vmi(
             u, name, vrf_name(vns[0][1]) if vns else "", tuple(macs), tuple(i for i in ips if i),
-            uuid_of(db.nodes.get(vms[0], {})) if vms else "", vms[0][1] if vms else "",
+            uuid_of(db.nodes.get(vms[0], {})) if vms else "", vms[0][1] if vms else "", sgs,
         )
+    return out
+
+
+PROTOCOLS = {"any": "any", "icmp": "1", "tcp": "6", "udp": "17", "icmp6": "58"}
+
+
+def _address(raw) -> AclAddress:
+    """``AddressType`` -> one typed side; an unparsable side matches nothing (fail closed)."""
+    if not raw:
+        return ANY  # the SG ACL's own side is unconstrained
+    if raw.get("subnet") or raw.get("subnet_list"):
+        subs = as_list(raw.get("subnet")) + as_list(raw.get("subnet_list"))
+        return AclAddress("prefix", ",".join(f"{s.get('ip_prefix')}/{s.get('ip_prefix_len')}" for s in subs))
+    if raw.get("security_group") is not None:
+        sg = str(raw["security_group"])
+        return ANY if sg in ("-1", "any") else AclAddress("local" if sg == "local" else "group", sg)
+    vn = raw.get("virtual_network")
+    if vn:
+        return ANY if vn == "any" else AclAddress("local" if vn == "local" else "network", vn)
+    return AclAddress("none")
+
+
+def _ports(raw) -> tuple[int, int]:
+    raw = raw or {}
+    try:
+        lo, hi = int(raw.get("start_port", 0)), int(raw.get("end_port", 65535))
+    except (TypeError, ValueError):
+        return (0, 65535)
+    return (max(lo, 0), 65535 if hi < 0 else hi)
+
+
+def acl_entries(props: dict) -> tuple[AclEntry, ...]:
+    """An access-control-list's ``access_control_list_entries`` -> typed entries in order.
+    An entry without a rule_uuid is named ``<acl uuid>/<index>``."""
+    acl_uuid = uuid_of(props)
+    out = []
+    for i, r in enumerate(as_list((props.get("access_control_list_entries") or {}).get("acl_rule"))):
+        m = r.get("match_condition") or {}
+        proto = str(m.get("protocol") or "any").lower()
+        proto = PROTOCOLS.get(proto, proto if proto.isdigit() else "none")
+        action = str((r.get("action_list") or {}).get("simple_action") or "deny")
+        out.append(AclEntry(
+            r.get("rule_uuid") or f"{acl_uuid or 'acl'}/{i}", "pass" if action == "pass" else "deny", proto,
+            _address(m.get("src_address")), _address(m.get("dst_address")),
+            _ports(m.get("src_port")), _ports(m.get("dst_port")), m.get("ethertype") or "IPv4",
+        ))
+    return tuple(out)
+
+
+def security_groups(db: ConfigDB) -> dict[str, SecurityGroup]:
+    """Security groups with their ingress/egress ACLs (the compiler's, by name)."""
+    out = {}
+    for (t, name), props in db.nodes.items():
+        if t != "security-group":
+            continue
+        try:
+            sg_id = int(props.get("configured_security_group_id") or props.get("security_group_id") or 0)
+        except (TypeError, ValueError):
+            sg_id = 0
+        ingress = db.nodes.get(("access-control-list", f"{name}:ingress-access-control-list"))
+        egress = db.nodes.get(("access-control-list", f"{name}:egress-access-control-list"))
+        out[name] = SecurityGroup(name, sg_id, acl_entries(ingress) if ingress else (),
+                                  acl_entries(egress) if egress else ())
     return out

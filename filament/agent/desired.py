@@ -6,16 +6,24 @@ addresses (distributed default gateway; vifs answer ARP by proxy with the vRoute
 and a VXLAN device. Remote routes go ``via <vtep> onlink`` on the VXLAN device of the
 route's VNI, with a permanent neighbour and fdb entry for that VTEP. A port whose
 network is unknown is left unconfigured (fail closed).
+
+ACLs (``port_acls``): a port's network ACL (if its network has a policy) and its
+security groups' ACLs become per-vif ``VifAcl`` chains, each ending in a default deny.
+Remote sides resolve to prefixes: a network to its subnets, a group id to the local
+ports in that group, a CIDR to itself; what does not resolve matches nothing (fail
+closed). A port without groups has no SG stage; an attached group not (yet) in config
+has no rules, so its default deny applies.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from filament.agent.view import AgentView, Port
+from filament.agent.view import AclAddress, AclEntry, AgentView, Port
 from filament.datapath import nft
 from filament.datapath.state import (
     VXLAN_OVERHEAD,
+    AclRule,
     Address,
     DatapathState,
     Fdb,
@@ -25,6 +33,7 @@ from filament.datapath.state import (
     Route,
     Rule,
     Vif,
+    VifAcl,
     Vxlan,
     table_for_vni,
     vtep_mac,
@@ -57,11 +66,85 @@ def configured_ports(view: AgentView) -> list[Port]:
     return out
 
 
+def _vn_of(vrf: str) -> str:
+    return vrf.rsplit(":", 1)[0]
+
+
+def _resolve(addr: AclAddress, port: Port, view: AgentView) -> tuple[str, ...] | None:
+    """Prefixes an ACL side stands for; () = any, None = nothing (skip the entry)."""
+    if addr.kind == "any":
+        return ()
+    nets = {_vn_of(n.vrf): n for n in view.networks.values()}
+    if addr.kind in ("network", "local"):
+        net = view.networks.get(port.vrf) if addr.kind == "local" else nets.get(addr.value)
+        return tuple(sorted(s.prefix for s in net.subnets)) or None if net else None
+    if addr.kind == "group":
+        ids = {n for n, g in view.security_groups.items() if str(g.id) == addr.value}
+        ips = sorted({f"{p.ip}/32" for p in configured_ports(view) if ids & set(p.security_groups)})
+        return tuple(ips) or None
+    if addr.kind == "prefix":
+        out = []
+        for p in addr.value.split(","):
+            try:
+                net = ipaddress.ip_network(p, strict=False)
+            except ValueError:
+                continue
+            if net.version == 4:
+                out.append(str(net))
+        return tuple(sorted(out)) or None
+    return None
+
+
+def _local_matches(addr: AclAddress, port: Port) -> bool:
+    """Does the network ACL entry's local side name this port's network (or any)?"""
+    if addr.kind in ("any", "local"):
+        return True
+    if addr.kind == "network":
+        return addr.value == _vn_of(port.vrf)
+    if addr.kind == "prefix":
+        ip = ipaddress.IPv4Address(port.ip)
+        return any(ip in ipaddress.ip_network(p, strict=False) for p in addr.value.split(",") if "." in p)
+    return False
+
+
+def _rules(entries: tuple[AclEntry, ...], direction: str, port: Port, view: AgentView, policy: bool) -> tuple[AclRule, ...]:
+    out = []
+    for e in entries:
+        if e.ethertype != "IPv4" or e.protocol == "none":
+            continue
+        local, remote = (e.dst, e.src) if direction == "ingress" else (e.src, e.dst)
+        if policy and not _local_matches(local, port):
+            continue
+        prefixes = _resolve(remote, port, view)
+        if prefixes is None:
+            continue
+        out.append(AclRule(e.uuid, e.action, e.protocol, prefixes, e.src_ports, e.dst_ports))
+    return tuple(out)
+
+
+def port_acls(view: AgentView, port: Port) -> list[VifAcl]:
+    """The ACL chains of one configured port (pure)."""
+    out = []
+    net = view.networks[port.vrf]
+    for direction in ("egress", "ingress"):
+        if net.acl is not None:
+            out.append(VifAcl(port.ifname, direction, "policy", _rules(net.acl, direction, port, view, True)))
+        if port.security_groups:
+            entries: tuple[AclEntry, ...] = ()
+            for name in sorted(port.security_groups):
+                sg = view.security_groups.get(name)
+                if sg is not None:
+                    entries += sg.ingress if direction == "ingress" else sg.egress
+            out.append(VifAcl(port.ifname, direction, "sg", _rules(entries, direction, port, view, False)))
+    return out
+
+
 def desired_state(view: AgentView) -> DatapathState:
     host = view.host
     mtu = overlay_mtu(host.underlay_mtu)
     vifs, vxlans, rules, routes, neighbours, fdbs, addresses = set(), set(), set(), set(), set(), set(), set()
     bindings: list[nft.ZoneBinding] = []
+    acls: list[VifAcl] = []
     ports = configured_ports(view)
     local_by_vni_ip = {}
     local_vrfs = set()
@@ -75,6 +158,7 @@ def desired_state(view: AgentView) -> DatapathState:
         routes.add(Route(table, f"{port.ip}/32", nexthops=(NextHop(port.ifname),)))
         rules.add(Rule(table, iif=port.ifname))
         bindings.append(nft.ZoneBinding(port.ifname, table, nft.zone_for_vni(net.vni)))
+        acls.extend(port_acls(view, port))
 
     vnis: set[int] = set()
     for vrf in sorted(local_vrfs):
@@ -120,5 +204,5 @@ def desired_state(view: AgentView) -> DatapathState:
         routes=frozenset(routes),
         neighbours=frozenset(neighbours),
         fdbs=frozenset(fdbs),
-        filter=Filter(nft.render(bindings)),
+        filter=Filter(nft.render(bindings, acls), tuple(sorted(acls))),
     )

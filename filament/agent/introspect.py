@@ -24,6 +24,8 @@ def interfaces(svc, stats: dict[str, dict]) -> list[dict]:
             "vrf_name": port.vrf if port else "", "vrf": table_for_vni(net.vni) - table_for_vni(0) if net else -1,
             "active": "Active" if vif else "Inactive", "mtu": vif.mtu if vif else 0,
             "flags": "PL3L2D" if vif else "", "stats": stats.get(rec.ifname, {}),
+            "acls": [{"stage": a.stage, "direction": a.direction, "rules": [r.uuid for r in a.rules]}
+                     for a in svc.desired.filter.acls if a.vif == rec.ifname],
         })
     return out
 

@@ -117,5 +117,6 @@ def local_ports(records: dict[str, PortRecord], vmis: dict[str, Vmi], networks: 
         ip = rec.ip if rec.ip != "0.0.0.0" else (vmi.ips[0] if vmi and vmi.ips else "")
         mac = rec.mac or (vmi.macs[0] if vmi and vmi.macs else "")
         if ip and mac:
-            out[rec.uuid] = Port(rec.uuid, rec.ifname, mac, ip, vrf, vm=rec.instance)
+            out[rec.uuid] = Port(rec.uuid, rec.ifname, mac, ip, vrf, vm=rec.instance,
+                                 security_groups=vmi.security_groups if vmi else ())
     return out

@@ -127,7 +127,8 @@ class AgentService:
         tables = s.effective_routes() if s else {}
         nets = agent_config.networks(db)
         vmis = agent_config.vmis(db)
-        return AgentView(self.host, nets, local_ports(self.records, vmis, nets), routes_from(tables))
+        return AgentView(self.host, nets, local_ports(self.records, vmis, nets), routes_from(tables),
+                         agent_config.security_groups(db))
 
     def _publish(self, view: AgentView) -> None:
         wanted: dict[tuple[str, str], RouteEntry] = {}

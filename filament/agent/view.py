@@ -21,6 +21,40 @@ class Subnet:
 
 
 @dataclass(frozen=True, slots=True)
+class AclAddress:
+    """One side of an ACL entry: kind "any" | "local" | "network" (VN fq-name) |
+    "group" (security_group_id) | "prefix" (CIDR)."""
+
+    kind: str
+    value: str = ""
+
+
+ANY = AclAddress("any")
+
+
+@dataclass(frozen=True, slots=True)
+class AclEntry:
+    """One ``access_control_list_entries.acl_rule`` as delivered in config (typed)."""
+
+    uuid: str
+    action: str  # "pass" | "deny"
+    protocol: str = "any"  # "any" or an IP protocol number
+    src: AclAddress = ANY
+    dst: AclAddress = ANY
+    src_ports: tuple[int, int] = (0, 65535)
+    dst_ports: tuple[int, int] = (0, 65535)
+    ethertype: str = "IPv4"
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityGroup:
+    name: str  # fq-name
+    id: int = 0
+    ingress: tuple[AclEntry, ...] = ()  # towards the workload
+    egress: tuple[AclEntry, ...] = ()  # from the workload
+
+
+@dataclass(frozen=True, slots=True)
 class Network:
     """A virtual network as the agent uses it: its primary routing instance (VRF name) and VNI."""
 
@@ -28,6 +62,7 @@ class Network:
     vni: int
     subnets: tuple[Subnet, ...] = ()
     uuid: str = ""
+    acl: tuple[AclEntry, ...] | None = None  # the network policy ACL; None = no policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +75,7 @@ class Port:
     ip: str
     vrf: str  # routing instance of its network
     vm: str = ""
-    security_groups: tuple[int, ...] = ()
+    security_groups: tuple[str, ...] = ()  # fq-names of the groups attached to the VMI
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +98,4 @@ class AgentView:
     networks: dict[str, Network] = field(default_factory=dict)  # by vrf name
     ports: dict[str, Port] = field(default_factory=dict)  # by uuid
     routes: dict[str, dict[str, RouteIn]] = field(default_factory=dict)  # vrf -> prefix -> route
+    security_groups: dict[str, SecurityGroup] = field(default_factory=dict)  # by fq-name

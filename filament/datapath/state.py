@@ -107,10 +107,37 @@ class Fdb:
 
 
 @dataclass(frozen=True, slots=True, order=True)
+class AclRule:
+    """One match of a vif's ACL chain, from the packet's point of view in its direction
+    (ingress = towards the workload: remote is the source; egress: remote is the
+    destination). ``remote == ()`` matches any address; ``uuid`` names the config rule."""
+
+    uuid: str
+    action: str  # "pass" | "deny"
+    protocol: str = "any"  # "any" or an IP protocol number
+    remote: tuple[str, ...] = ()
+    sport: tuple[int, int] = (0, 65535)
+    dport: tuple[int, int] = (0, 65535)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class VifAcl:
+    """The rules one stage applies to one vif in one direction, first match wins; a packet
+    matching none is dropped (default deny). stage: "policy" (the network's ACL) | "sg"."""
+
+    vif: str
+    direction: str  # "ingress" | "egress"
+    stage: str
+    rules: tuple[AclRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, order=True)
 class Filter:
-    """The nftables side, rendered as one owned table (zones, marks, ACLs)."""
+    """The nftables side, rendered as one owned table (zones, marks, ACLs). ``acls`` is
+    what ``text`` was rendered from (for tests and introspect); equality is the text."""
 
     text: str = ""
+    acls: tuple[VifAcl, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,6 +135,15 @@ async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
         assert "Flags:PL3L2D MTU:1550" in text and "RX packets:" in text
         hops = [h for r in rts["routes"] if r["prefix"] == "100.64.1.12/32" for h in r["next_hops"]]
         assert len(hops) == 1 and hops[0]["via"] == "198.18.0.2" and hops[0]["dev"].startswith("flvx"), rts
+        # `filament vr intf | vrf | route -v` over the same introspect
+        from filament.cli.vr import _get, format_intf, format_routes, format_vrfs
+
+        agent, vrf = f"127.0.0.1:{agents[0].introspect_port}", ":".join(vn["fq_name"] + [vn["fq_name"][-1]])
+        intf = format_intf((await asyncio.to_thread(_get, agent, "Snh_ItfReq"))["interfaces"])
+        assert "tapw1" in intf and "100.64.1.11" in intf and "Active" in intf
+        assert vrf in format_vrfs((await asyncio.to_thread(_get, agent, "Snh_VrfListReq"))["vrfs"])
+        rt = format_routes(vrf, (await asyncio.to_thread(_get, agent, f"Snh_Inet4UcRouteReq?vrf={vrf}"))["routes"])
+        assert "100.64.1.12/32" in rt and "via 198.18.0.2 dev flvx" in rt
 
         # restart agent 1 (ports replayed from disk) and the control node during a ping: no loss
         pinger = asyncio.create_task(asyncio.to_thread(
