@@ -83,6 +83,7 @@ class Stats:
     rx: dict = field(default_factory=lambda: {"open": 0, "keepalive": 0, "update": 0, "notification": 0, "refresh": 0, "total": 0})
     tx: dict = field(default_factory=lambda: {"open": 0, "keepalive": 0, "update": 0, "notification": 0, "refresh": 0, "total": 0})
     flaps: int = 0
+    flap_time: float = 0.0
     last_error: str = ""
     established_at: float = 0.0
 
@@ -273,6 +274,7 @@ class BgpSession:
             self._idle.set()
             if was == ESTABLISHED:
                 self.stats.flaps += 1
+                self.stats.flap_time = time.time()
                 log.info("bgp %s down: %s", self.config.name, reason)
                 self.handler.on_closed(self, reason)
             else:

@@ -85,11 +85,44 @@ class Introspect:
             ("tx_proto_stats", "struct", S("PeerProtoStats", [(k, "u64", v) for k, v in p.tx.items()])),
         ])
 
+    def _bgp_neighbor(self, sess) -> S:
+        from filament.control.bgp_routes import FAMILY_TABLE
+
+        cfg, neg, st = sess.config, sess.negotiated, sess.stats
+        if not sess.established:
+            send_state = "not advertising"
+        else:
+            send_state = "in sync" if not sess.pending else "not in sync"
+        tables = sorted(FAMILY_TABLE[f] for f in neg.families if f in FAMILY_TABLE) if sess.established else []
+        return S("BgpNeighborResp", [
+            ("instance_name", "string", ""), ("peer", "string", cfg.name, ' link="BgpNeighborReq"'),
+            ("deleted", "bool", False),
+            ("peer_address", "string", cfg.address, ' link="BgpNeighborReq"'),
+            ("peer_id", "string", neg.peer_router_id or cfg.peer_router_id),
+            ("peer_asn", "u32", cfg.peer_asn), ("encoding", "string", "BGP"),
+            ("peer_type", "string", "internal" if cfg.ibgp else "external"),
+            ("state", "string", sess.state), ("send_state", "string", send_state),
+            ("local_address", "string", sess.local_next_hop), ("local_asn", "u32", cfg.local_asn),
+            ("negotiated_hold_time", "u16", neg.hold_time if sess.established else 0),
+            ("configured_hold_time", "u32", cfg.hold_time),
+            ("primary_path_count", "u32", len(self.node.rib.peer_paths(cfg.name))),
+            ("auth_type", "string", "MD5" if cfg.md5_key else "NIL"),
+            ("flap_count", "u64", st.flaps), ("flap_time", "string", timestamp(st.flap_time)),
+            ("last_error", "string", st.last_error),
+            ("routing_tables", "list", L("struct", [S("BgpNeighborRoutingTable", [("name", "string", t), ("current_state", "string", "active")]) for t in tables])),
+            ("rx_proto_stats", "struct", S("PeerProtoStats", [(k, "u64", v) for k, v in st.rx.items()])),
+            ("tx_proto_stats", "struct", S("PeerProtoStats", [(k, "u64", v) for k, v in st.tx.items()])),
+        ])
+
     @request("BgpNeighborReq", "search_string")
     def neighbors(self, search_string: str = "") -> S:
+        """BGP neighbors first, then XMPP peers, each sorted by name (as the original)."""
         match = _search(search_string)
-        peers = [p for _, p in sorted(self.node.peers.items()) if match(p.name) or match(p.address)]
-        return S("BgpNeighborListResp", [("neighbors", "list", L("struct", [self._neighbor(p) for p in peers]))])
+        bgp = self.node.bgp.sessions() if self.node.bgp is not None else []
+        out = [self._bgp_neighbor(s) for s in sorted(bgp, key=lambda s: s.config.name)
+               if match(s.config.name) or match(s.config.address)]
+        out += [self._neighbor(p) for _, p in sorted(self.node.peers.items()) if match(p.name) or match(p.address)]
+        return S("BgpNeighborListResp", [("neighbors", "list", L("struct", out))])
 
     REQUESTS["ShowBgpNeighborSummaryReq"] = (["search_string"], "neighbors")
 

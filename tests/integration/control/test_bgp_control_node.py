@@ -4,6 +4,7 @@ route added in gobgp with a matching target reaches the agent."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from filament.cli import ctr
 from filament.control.node import ControlOptions
 from filament.control.rib import InstanceConfig
 from filament.control.service import ControlNodeService
@@ -147,7 +149,7 @@ def _neighbor(g: GoBgp) -> str:
         return ""
 
 
-async def test_agent_route_reaches_gobgp_and_gobgp_route_reaches_agent(control, gobgp):
+async def test_agent_route_reaches_gobgp_and_gobgp_route_reaches_agent(control, gobgp, capsys):
     sess = control.bgp.speaker.sessions[THEIRS]
     assert sess.established and sess.config.name == "gobgp"
     agent = await SimAgent.connect(OURS, control.xmpp_port, "compute-1", local_addr=AGENT)
@@ -175,6 +177,15 @@ async def test_agent_route_reaches_gobgp_and_gobgp_route_reaches_agent(control, 
         got = agent.table("inet", RED)["10.9.0.0/24"]
         assert [(n.address, n.label) for n in got.next_hops] == [("198.18.9.1", 300)]
         assert "10.8.0.0/24" not in agent.table("inet", RED)
+
+        # `filament ctr nei`: the BGP neighbor first, then the agent
+        args = argparse.Namespace(host=OURS, port=control.introspect_port, max_width=50, search="", type="")
+        capsys.readouterr()
+        await asyncio.to_thread(ctr.cmd_nei, args)
+        lines = capsys.readouterr().out.splitlines()
+        rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines if THEIRS in line or AGENT in line]
+        assert rows[0][:7] == ["gobgp", THEIRS, "64512", "BGP", "internal", "Established", "in sync"], lines
+        assert rows[1][:6] == ["compute-1", AGENT, "0", "XMPP", "internal", "Established"], lines
 
         # withdrawals both ways
         await asyncio.to_thread(gobgp.cli, "global", "rib", "-a", "vpnv4", "del", "10.9.0.0/24", "label", "300", "rd", "64512:9")
