@@ -15,8 +15,16 @@ if [ -n "$missing" ]; then
     echo "setup: installing Debian packages:$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # policy-rc.d keeps package scripts from starting daemons (there is no systemd here).
+    # Package scripts must not start daemons (libvirtd, frr, ...): tests start their own.
+    # Without systemd, invoke-rc.d would; a temporary policy-rc.d says no.
+    made_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 py=${FILAMENT_PYTHON:-python3}
