@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--xmpp-port", type=int, default=5269, help="control node XMPP port")
     p.add_argument("--introspect-port", type=int, default=8083,
                    help="control node introspect port")
+    p.add_argument("--bgp-port", type=int, default=179,
+                   help="control node BGP port (0: any free port)")
     p.add_argument("--only", default=None,
                    help="comma-separated roles to run besides the API (default: all)")
     g = p.add_argument_group("local vRouter agent (--with-agent)")
@@ -92,7 +94,7 @@ async def _serve(args, with_roles: bool) -> None:
             kwargs = {}
             if name == "control":
                 kwargs = {"host": args.listen, "xmpp_port": args.xmpp_port,
-                          "introspect_port": args.introspect_port}
+                          "introspect_port": args.introspect_port, "bgp_port": args.bgp_port}
             role = getattr(mod, cls)(api.url, **kwargs)
             await role.start()
             started.append(role)

@@ -78,7 +78,7 @@ async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
     w2 = lab.workload(h2, "tapw2", "w2", "100.64.1.12", "02:00:00:00:01:12", "100.64.1.1")
 
     api = ConfigClient(api_server)
-    ctl = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, name=f"ctl-{sfx}",
+    ctl = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, bgp_port=0, name=f"ctl-{sfx}",
                              options=ControlOptions())
     agents: list[AgentService] = []
     try:
@@ -156,7 +156,7 @@ async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
         assert set(again.records) == {ports[0]["id"]}
         port = ctl.xmpp_port
         await ctl.stop()
-        ctl = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=port, introspect_port=0, name=f"ctl-{sfx}",
+        ctl = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=port, introspect_port=0, bgp_port=0, name=f"ctl-{sfx}",
                                  options=ControlOptions())
         await ctl.start()
         await until(lambda: all(s.eor.is_set() for a in agents for s in a.sessions))

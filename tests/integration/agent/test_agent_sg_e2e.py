@@ -52,7 +52,7 @@ async def test_security_group_from_the_api(api_server, lab, tmp_path):
     w2 = lab.workload(h2, "tapw2", "w2", "100.64.1.12", "02:00:00:00:01:12", "100.64.1.1")
     api = ConfigClient(api_server)
     comp = CompilerService(api_server, name=f"comp-{sfx}")
-    ctl = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, name=f"ctl-{sfx}",
+    ctl = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, bgp_port=0, name=f"ctl-{sfx}",
                              options=ControlOptions())
     agents: list[AgentService] = []
     server = None

@@ -14,7 +14,7 @@ def free_port() -> int:
 def test_up_with_agent_model_datapath(api_process, tmp_path):
     introspect, agent_introspect = free_port(), free_port()
     p = api_process(command="up", extra=[
-        "--xmpp-port", "0", "--introspect-port", str(introspect),
+        "--xmpp-port", "0", "--introspect-port", str(introspect), "--bgp-port", "0",
         "--with-agent", "--agent-name", "up-test", "--agent-vtep", "198.18.9.1",
         "--agent-underlay-dev", "lo", "--agent-datapath", "model",
         "--port-api-port", str(free_port()), "--agent-introspect-port", str(agent_introspect)])

@@ -58,7 +58,7 @@ async def test_vrouter_gets_its_config_subgraph_kept_current(api_server, api):
         "fq_name": [GSC, vr_name], "parent_type": "global-system-config", "virtual_router_ip_address": "127.0.0.21",
         "virtual_machine_refs": [{"to": [f"vm-{sfx}"], "uuid": vm["uuid"]}],
     })
-    svc = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, name=f"ctl-{sfx}",
+    svc = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, bgp_port=0, name=f"ctl-{sfx}",
                              options=ControlOptions(eor_quiet=0.0))
     await svc.start()
     try:
@@ -109,7 +109,7 @@ async def test_instance_targets_from_config_drive_leaking(api_server, api):
         # stand in for the compiler: write the instance's targets
         await api.update("routing-instance", ri_uuid, {"route_target_refs": refs})
         ri[color] = {"uuid": ri_uuid, "fq_name": fqn}
-    svc = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, name=f"ctl-{sfx}",
+    svc = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, bgp_port=0, name=f"ctl-{sfx}",
                              options=ControlOptions(eor_quiet=0.0))
     await svc.start()
     try:

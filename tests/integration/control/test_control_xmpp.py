@@ -25,7 +25,7 @@ def inet(prefix, nh, label=16, lp=200):
 @pytest.fixture
 async def control():
     opts = ControlOptions(eor_quiet=0.0, gr_time=30.0)
-    svc = ControlNodeService(None, host="127.0.0.1", xmpp_port=0, introspect_port=0, name="ctl-test", options=opts)
+    svc = ControlNodeService(None, host="127.0.0.1", xmpp_port=0, introspect_port=0, bgp_port=0, name="ctl-test", options=opts)
     await svc.start()
     svc.node.configure_instances({
         RED: InstanceConfig(RED, frozenset({"target:64512:1"}), frozenset({"target:64512:1"}), "default-domain:p:red", 5),
