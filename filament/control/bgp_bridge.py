@@ -19,8 +19,13 @@ from filament.control.path import Path, best_path
 from filament.control.rib import BGP_IMPORT_TABLES, Rib, is_flood_key
 from filament.wire.bgp import EVPN, RTC, Update
 from filament.wire.bgp.common import Family
+from filament.wire.bgp.nlri.rtc import RtMembership
 
 log = logging.getLogger("filament.control.bgp")
+
+DEFAULT_RT = "default"
+RTARGET_TABLE = "bgp.rtarget.0"
+VPN_EXPORT_TABLES = ("bgp.l3vpn.0", "bgp.l3vpn-inet6.0", "bgp.evpn.0")
 
 
 def export_path(rib: Rib, table: str, key: str, *, peer: str, ibgp: bool, ibgp_peers: set[str]) -> Path | None:
@@ -33,16 +38,35 @@ def export_path(rib: Rib, table: str, key: str, *, peer: str, ibgp: bool, ibgp_p
     """
     t = rib.tables.get(table)
     route = t.routes.get(key) if t is not None else None
-    best = best_path(route.paths) if route else None
+    if route is None:
+        return None
+    if table == RTARGET_TABLE:
+        # any membership we may pass on: ours (agents' subscriptions), and neighbors' under
+        # the same split horizon as VPN routes (so a router behind one control node draws
+        # routes from the others)
+        return best_path([p for p in route.paths if p.protocol != "BGP" or _may_send(p, peer, ibgp, ibgp_peers)])
+    best = best_path(route.paths)
     if best is None:
         return None
     if t.family in ("evpn", "ermvpn") and is_flood_key(t.family, key):
         return None
-    if best.protocol == "BGP" and (best.peer == peer or (ibgp and best.peer in ibgp_peers)):
-        return None
-    if table == "bgp.rtarget.0" and best.protocol == "BGP":
+    if best.protocol == "BGP" and not _may_send(best, peer, ibgp, ibgp_peers):
         return None
     return best
+
+
+def _may_send(path: Path, peer: str, ibgp: bool, ibgp_peers: set[str]) -> bool:
+    return path.peer != peer and not (ibgp and path.peer in ibgp_peers)
+
+
+def rt_interest_allows(interest: frozenset[str] | set[str], route_targets) -> bool:
+    """RFC 4684: a VPN route goes to an RTC neighbor only if it carries a target the
+    neighbor asked for, or the neighbor sent the default membership (``DEFAULT_RT``)."""
+    return DEFAULT_RT in interest or not interest.isdisjoint(route_targets)
+
+def membership_target(nlri: RtMembership) -> str:
+    """The route target a membership NLRI asks for (``DEFAULT_RT`` for the default route)."""
+    return DEFAULT_RT if nlri.target is None else str(nlri.target)
 
 
 class BgpBridge:
@@ -53,6 +77,8 @@ class BgpBridge:
         self.speaker = BgpSpeaker(self)
         # per neighbor: (table, key) -> (family, nlri) we last advertised
         self._adv: dict[str, dict[tuple[str, str], tuple[Family, object]]] = {}
+        # per neighbor: RT membership it advertised (RFC 4684): route target -> NLRIs asking for it
+        self._interest: dict[str, dict[str, set[RtMembership]]] = {}
 
     @property
     def rib(self) -> Rib:
@@ -91,6 +117,9 @@ class BgpBridge:
         adv = self._adv.setdefault(cfg.name, {})
         old = adv.get((tname, key))
         path = export_path(self.rib, tname, key, peer=cfg.name, ibgp=cfg.ibgp, ibgp_peers=ibgp)
+        if path is not None and tname in VPN_EXPORT_TABLES and RTC in sess.negotiated.families:
+            if not rt_interest_allows(self._interest.get(cfg.name, {}).keys(), path.route_targets):
+                path = None
         nlri = nlri_for(tname, key, path) if path is not None else None
         if nlri is None:
             if old is not None:
@@ -107,22 +136,46 @@ class BgpBridge:
 
     def on_established(self, session: BgpSession) -> None:
         self._adv[session.config.name] = {}
+        self._interest[session.config.name] = {}
         for tname in TABLE_FAMILY:
             self._export_table(session, tname)
 
     def on_update(self, session: BgpSession, update: Update) -> None:
         name = session.config.name
         now = self.node.now()
+        interest = self._interest.setdefault(name, {})
+        before = set(interest)
         for fam, nlri in update.withdrawals():
             table = FAMILY_TABLE.get(fam)
-            if table in BGP_IMPORT_TABLES:
+            if table in BGP_IMPORT_TABLES or table == RTARGET_TABLE:
                 self.rib.remove_bgp_path(name, table, str(nlri), now)
+            if fam == RTC:
+                rt = membership_target(nlri)
+                asking = interest.get(rt)
+                if asking is not None:
+                    asking.discard(nlri)
+                    if not asking:
+                        del interest[rt]
         for fam, nlri, next_hop in update.announced():
-            if FAMILY_TABLE.get(fam) not in BGP_IMPORT_TABLES:
-                continue  # route-target membership from neighbors is not used yet
+            table = FAMILY_TABLE.get(fam)
+            if table not in BGP_IMPORT_TABLES and table != RTARGET_TABLE:
+                continue
             table, key, path = path_from_bgp(name, session.negotiated.peer_router_id, fam, nlri, next_hop, update.attributes)
             self.rib.add_bgp_path(table, key, path, now)
+            if fam == RTC:
+                interest.setdefault(membership_target(nlri), set()).add(nlri)
         self.node.flush()
+        if set(interest) != before:
+            for tname in VPN_EXPORT_TABLES:  # what this neighbor may receive changed
+                self._export_table(session, tname)
+
+    def advertised(self, name: str) -> list[tuple[str, str]]:
+        """The (table, key)s currently advertised to neighbor ``name``."""
+        return sorted(self._adv.get(name, ()))
+
+    def interest(self, name: str) -> frozenset[str]:
+        """The route targets neighbor ``name`` advertised membership for."""
+        return frozenset(self._interest.get(name, ()))
 
     def on_route_refresh(self, session: BgpSession, family: Family) -> None:
         tname = FAMILY_TABLE.get(family)
@@ -134,6 +187,7 @@ class BgpBridge:
 
     def on_closed(self, session: BgpSession, reason: str) -> None:
         self._adv.pop(session.config.name, None)
+        self._interest.pop(session.config.name, None)
         self.rib.remove_peer(session.config.name, self.node.now())
         self.node.flush()
 
@@ -146,6 +200,7 @@ class BgpBridge:
         gone = before - {s.config.name for s in self.sessions()}
         for name in gone:
             self._adv.pop(name, None)
+            self._interest.pop(name, None)
             self.rib.remove_peer(name, self.node.now())
         if gone:
             self.node.flush()

@@ -40,6 +40,8 @@ def nlri_for(table: str, key: str, path: Path):
             return IpPrefixRoute(RouteDistinguisher.parse(rd), ESI_ZERO, int(tag), tail, "", label)
         return None
     if fam == RTC:
+        if key == str(RtMembership()):
+            return RtMembership()
         asn, _, target = key.partition(":")
         return RtMembership(int(asn), ExtCommunity.route_target(target))
     return None

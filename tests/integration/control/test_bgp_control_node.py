@@ -52,9 +52,11 @@ class GoBgp:
     """gobgpd as user nobody; it dials the control node's BGP port (its router id is
     higher, so under the mesh rule it is the one that connects)."""
 
-    def __init__(self, tmp: Path, remote_port: int):
-        self.port = free_port(THEIRS)
+    def __init__(self, tmp: Path, remote_port: int, *, neighbor_extra: str = "", port: int | None = None):
+        self.port = port or free_port(THEIRS)
         self.api = free_port()
+        self.tmp = tmp
+        self.extra = neighbor_extra
         (tmp / "gobgpd.toml").write_text(f"""
 [global.config]
   as = 64512
@@ -80,9 +82,14 @@ class GoBgp:
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "rtc"
+{neighbor_extra}
 """)
         tmp.chmod(0o777)
-        self.log = open(tmp / "gobgpd.log", "wb")
+        self.start()
+
+    def start(self) -> None:
+        tmp = self.tmp
+        self.log = open(tmp / "gobgpd.log", "ab")
         self.proc = subprocess.Popen(
             ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "gobgpd", "-f", str(tmp / "gobgpd.toml"),
              "--api-hosts", f"127.0.0.1:{self.api}"],
@@ -97,7 +104,15 @@ class GoBgp:
         data = json.loads(out) if out.strip() else {}
         return [p for paths in data.values() for p in paths] if isinstance(data, dict) else []
 
+    def kill(self) -> None:
+        """SIGKILL: the session drops without a NOTIFICATION (a crash)."""
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
     def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
         self.proc.terminate()
         try:
             self.proc.wait(5)
@@ -155,6 +170,7 @@ async def test_agent_route_reaches_gobgp_and_gobgp_route_reaches_agent(control, 
     agent = await SimAgent.connect(OURS, control.xmpp_port, "compute-1", local_addr=AGENT)
     try:
         agent.subscribe(RED, 4)
+        await asyncio.to_thread(gobgp.cli, "vrf", "add", "red", "rd", f"{THEIRS}:1", "rt", "both", "64512:1")  # RTC interest
         agent.publish(RED, RouteEntry(1, 1, address="10.1.0.3/32", local_pref=200,
                                       next_hops=(NextHop(AGENT, label=20, encap=("gre", "udp")),)))
 

@@ -192,6 +192,8 @@ def test_bridge_imports_exports_and_withdraws(rib):
     bridge = node.bgp = BgpBridge(node)
     mx = bridge.speaker.sessions["mx"] = peer("mx", asn=65001)
     cn2 = bridge.speaker.sessions["cn2"] = peer("cn2")
+    for s in (mx, cn2):  # both negotiated RTC: they ask for everything (default membership)
+        bridge.on_update(s, Update(attributes=(Origin(0), AsPath(()), MpReach(RTC, "198.18.0.9", (RtMembership(),)))))
     key = agent_route(rib)
     node.flush()
     vpn = VpnPrefix(RouteDistinguisher.parse("192.0.2.1:4"), "10.1.0.3/32", (20,))
