@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
+import sys
 
 from filament.agent.service import AgentOptions, AgentService
 
@@ -41,12 +43,22 @@ def main(argv: list[str] | None = None) -> int:
 
         return LinuxDatapath(a.netns)
 
+    if a.datapath == "linux" and a.netns and not os.path.exists(f"/run/netns/{a.netns}"):
+        print(f"filament agent: error: network namespace {a.netns!r} does not exist (ip netns add {a.netns})",
+              file=sys.stderr)
+        return 1
     opts = AgentOptions(a.name, a.vtep, a.underlay_dev, a.underlay_mtu, [_hostport(c, 5269) for c in a.control],
                         a.xmpp_source, _hostport(a.port_api, 9091), _hostport(a.introspect, 8085), a.ports_dir)
 
-    async def run():
+    async def run() -> int:
         svc = AgentService(opts, backend)
-        await svc.start()
+        try:
+            await svc.start()
+        except OSError as exc:
+            print(f"filament agent: error: {exc.strerror or exc}"
+                  f"{' (' + exc.filename + ')' if getattr(exc, 'filename', None) else ''}", file=sys.stderr)
+            await svc.stop()
+            return 1
         print(f"agent {a.name}: port API on {opts.port_api[0]}:{svc.port_api_port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -54,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await svc.stop()
+        return 0
 
-    asyncio.run(run())
-    return 0
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":

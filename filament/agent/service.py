@@ -12,7 +12,19 @@ from aiohttp import web
 
 from filament.agent import config as agent_config
 from filament.agent.desired import configured_ports, desired_state
-from filament.agent.ports import PortError, PortRecord, PortStore, local_ports, parse_port
+from filament.agent.ports import (
+    BINDING,
+    PortError,
+    PortRecord,
+    PortStore,
+    local_ports,
+    parse_port,
+    parse_vm_binding,
+    port_item,
+    port_state,
+    vm_cfg,
+    vm_items,
+)
 from filament.agent.reconcile import PassResult, converge
 from filament.agent.view import AgentView, Host, PathNextHop, RouteIn
 from filament.agent.xmpp_client import ControlSession
@@ -121,8 +133,12 @@ class AgentService:
     def _changed(self) -> None:
         self._wake.set()
 
+    def _session(self) -> ControlSession | None:
+        """The session whose config and routes are used: the first one up."""
+        return next((x for x in self.sessions if x.up.is_set()), self.sessions[0] if self.sessions else None)
+
     def compute(self) -> AgentView:
-        s = next((x for x in self.sessions if x.up.is_set()), self.sessions[0] if self.sessions else None)
+        s = self._session()
         db = s.effective_config() if s else agent_config.ConfigDB()
         tables = s.effective_routes() if s else {}
         nets = agent_config.networks(db)
@@ -195,13 +211,21 @@ class AgentService:
     # ---- port API (the original's REST on 9091) ----------------------------------
 
     def add_ports(self, body) -> None:
+        """``POST /port``: one port or an array, validated all or none."""
         items = body if isinstance(body, list) else [body]
-        recs = [parse_port(b) for b in items]  # all or none
+        self._bind([parse_port(b) for b in items])
+
+    def bind_vm(self, body) -> None:
+        """``POST /vm`` (CNI): bind a config VMI to an OS interface."""
+        self._bind([parse_vm_binding(body)])
+
+    def _bind(self, recs: list[PortRecord]) -> None:
         names = {r.ifname: r.uuid for r in self.records.values()}
         for r in recs:
             other = names.get(r.ifname)
             if other and other != r.uuid:
                 raise PortError(f"interface {r.ifname} is already bound to port {other}")
+            names[r.ifname] = r.uuid
         for r in recs:
             self.store.save(r)
             self.records[r.uuid] = r
@@ -212,39 +236,63 @@ class AgentService:
         self._changed()
 
     def delete_port(self, uuid: str) -> None:
-        self.store.delete(uuid)
-        if self.records.pop(uuid, None):
+        rec = self.records.pop(uuid, None)
+        self.store.delete(rec if rec is not None else uuid)
+        if rec is not None:
             log.info("port %s deleted", uuid)
         self._changed()
+
+    def delete_vm(self, vm_uuid: str) -> None:
+        """``DELETE /vm/<vm-uuid>``: drop the VM's CNI bindings."""
+        for rec in [r for r in self.records.values() if r.instance == vm_uuid and r.type == BINDING]:
+            self.delete_port(rec.uuid)
+
+    def _configured(self) -> set[str]:
+        return {v.port for v in self.desired.vifs}
+
+    def vif_errors(self) -> dict[str, str]:
+        """Interface name -> why the last pass could not configure its vif."""
+        out = {}
+        for exc in self.last_pass.failed:
+            op = getattr(exc, "op", None)
+            if op is not None and op.kind == "vifs":
+                out[op.obj.name] = str(exc).split(": ", 1)[-1]
+        return out
 
     def port_info(self, uuid: str) -> dict | None:
         rec = self.records.get(uuid)
         if rec is None:
             return None
-        port = self.view.ports.get(uuid)
-        net = self.view.networks.get(port.vrf) if port else None
-        out = {"id": rec.uuid, "instance-id": rec.instance, "vn-id": rec.vn, "vm-project-id": rec.raw.get("vm-project-id", ""),
-               "mac-address": rec.mac, "system-name": rec.ifname, "rx-vlan-id": -1, "tx-vlan-id": -1,
-               "vhostuser-mode": 0, "ip-address": port.ip if port else rec.ip, "plen": 32, "dns-server": "", "gateway": ""}
-        if port and net:
-            for sn in net.subnets:
-                if sn.gateway:
-                    out["plen"] = int(sn.prefix.split("/")[1])
-                    out["gateway"] = out["dns-server"] = sn.gateway
-        return out
+        return dict(port_item(rec, self.view), active=port_state(rec, self.view, self._configured(), self.vif_errors()))
+
+    def ports_info(self) -> list[dict]:
+        return [self.port_info(u) for u in sorted(self.records)]
+
+    def vm_info(self, vm_uuid: str, vmi_uuid: str = "") -> list[dict]:
+        return vm_items(self.records, self.view, self._configured(), vm_uuid, vmi_uuid)
+
+    def vm_config(self, vm_name: str) -> list[dict] | None:
+        s = self._session()
+        return vm_cfg(s.effective_config() if s else agent_config.ConfigDB(), self.view, vm_name)
 
     def _routes(self, app: web.Application) -> None:
         def err(code: int, msg: str) -> web.Response:
             return web.json_response({"error": "{ " + msg + " }"}, status=code)
 
+        def not_found() -> web.Response:
+            return err(404, "Not Found")
+
+        async def body_of(request: web.Request):
+            try:
+                return await request.json()
+            except ValueError:
+                raise PortError("invalid JSON") from None
+
         async def post_port(request: web.Request):
             try:
-                body = await request.json()
-                self.add_ports(body)
+                self.add_ports(await body_of(request))
             except PortError as exc:
                 return err(500, str(exc))
-            except ValueError:
-                return err(500, "invalid JSON")
             return web.json_response({})
 
         async def delete_port(request: web.Request):
@@ -253,16 +301,45 @@ class AgentService:
 
         async def get_port(request: web.Request):
             info = self.port_info(request.match_info["uuid"])
-            return web.json_response(info) if info else err(404, "Not Found")
+            return web.json_response(info) if info else not_found()
+
+        async def get_ports(request: web.Request):
+            return web.json_response(self.ports_info())
 
         async def sync_ports(request: web.Request):
             return web.json_response({})
 
+        async def post_vm(request: web.Request):
+            try:
+                self.bind_vm(await body_of(request))
+            except PortError as exc:
+                return err(500, str(exc))
+            return web.json_response({})
+
+        async def delete_vm(request: web.Request):
+            self.delete_vm(request.match_info["vm"])
+            return web.json_response({})
+
+        async def get_vm(request: web.Request):
+            items = self.vm_info(request.match_info["vm"], request.match_info.get("vmi", ""))
+            return web.json_response(items) if items else not_found()
+
+        async def get_vm_cfg(request: web.Request):
+            items = self.vm_config(request.match_info["name"])
+            return web.json_response(items) if items else not_found()
+
         async def unknown(request: web.Request):
             return web.json_response({"error": "Unknown Request"}, status=404)
 
+        u = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # lowercase only, as the original
         app.router.add_post("/port", post_port)
-        app.router.add_delete("/port/{uuid}", delete_port)
-        app.router.add_get("/port/{uuid}", get_port)
+        app.router.add_delete(f"/port/{{uuid:{u}}}", delete_port)
+        app.router.add_get(f"/port/{{uuid:{u}}}", get_port)
+        app.router.add_get("/ports", get_ports)
         app.router.add_post("/syncports", sync_ports)
+        app.router.add_post("/vm", post_vm)
+        app.router.add_delete(f"/vm/{{vm:{u}}}", delete_vm)
+        app.router.add_get(f"/vm/{{vm:{u}}}", get_vm)
+        app.router.add_get(f"/vm/{{vm:{u}}}/{{vmi:{u}}}", get_vm)
+        app.router.add_get("/vm-cfg/{name}", get_vm_cfg)
         app.router.add_route("*", "/{tail:.*}", unknown)
