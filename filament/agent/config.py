@@ -5,7 +5,7 @@ repeated element arrives as a dict, not a one-element list, so readers accept bo
 from __future__ import annotations
 
 import uuid as _uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from filament.agent.view import ANY, AclAddress, AclEntry, Network, SecurityGroup, Subnet
 from filament.wire.xmpp.model import ConfigLink, ConfigNode, ConfigUpdate
@@ -161,7 +161,9 @@ def _ports(raw) -> tuple[int, int]:
 
 def acl_entries(props: dict) -> tuple[AclEntry, ...]:
     """An access-control-list's ``access_control_list_entries`` -> typed entries in order.
-    An entry without a rule_uuid is named ``<acl uuid>/<index>``."""
+    An entry without a rule_uuid is named ``<acl uuid>/<index>``. A bidirectional (``<>``)
+    entry is followed by its reverse (sides and ports swapped) unless that is the same
+    match, as the original agent does (``filter/acl.cc``)."""
     acl_uuid = uuid_of(props)
     out = []
     for i, r in enumerate(as_list((props.get("access_control_list_entries") or {}).get("acl_rule"))):
@@ -169,11 +171,16 @@ def acl_entries(props: dict) -> tuple[AclEntry, ...]:
         proto = str(m.get("protocol") or "any").lower()
         proto = PROTOCOLS.get(proto, proto if proto.isdigit() else "none")
         action = str((r.get("action_list") or {}).get("simple_action") or "deny")
-        out.append(AclEntry(
+        entry = AclEntry(
             r.get("rule_uuid") or f"{acl_uuid or 'acl'}/{i}", "pass" if action == "pass" else "deny", proto,
             _address(m.get("src_address")), _address(m.get("dst_address")),
             _ports(m.get("src_port")), _ports(m.get("dst_port")), m.get("ethertype") or "IPv4",
-        ))
+        )
+        out.append(entry)
+        if r.get("direction") == "<>":
+            rev = replace(entry, src=entry.dst, dst=entry.src, src_ports=entry.dst_ports, dst_ports=entry.src_ports)
+            if rev != entry:
+                out.append(rev)
     return tuple(out)
 
 

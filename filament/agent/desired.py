@@ -144,6 +144,7 @@ def desired_state(view: AgentView) -> DatapathState:
     mtu = overlay_mtu(host.underlay_mtu)
     vifs, vxlans, rules, routes, neighbours, fdbs, addresses = set(), set(), set(), set(), set(), set(), set()
     bindings: list[nft.ZoneBinding] = []
+    overrides: list[nft.ZoneOverride] = []
     acls: list[VifAcl] = []
     ports = configured_ports(view)
     local_by_vni_ip = {}
@@ -177,6 +178,9 @@ def desired_state(view: AgentView) -> DatapathState:
                     port = local_by_vni_ip.get((pnh.vni, prefix.split("/")[0]))
                     if port is not None and prefix.endswith("/32"):
                         nhs.append(NextHop(port.ifname))
+                        zone = nft.zone_for_vni(pnh.vni)
+                        if zone < nft.zone_for_vni(net.vni):
+                            overrides.append(nft.ZoneOverride(table, prefix, zone))
                     continue
                 dev = vxlan_name(pnh.vni)
                 vnis.add(pnh.vni)
@@ -204,5 +208,5 @@ def desired_state(view: AgentView) -> DatapathState:
         routes=frozenset(routes),
         neighbours=frozenset(neighbours),
         fdbs=frozenset(fdbs),
-        filter=Filter(nft.render(bindings, acls), tuple(sorted(acls))),
+        filter=Filter(nft.render(bindings, acls, overrides), tuple(sorted(acls))),
     )

@@ -1,7 +1,9 @@
 """Render the nftables side of the datapath (pure): one owned table ``inet filament``.
 
 Per routing instance: packets entering from its vifs or its VXLAN device get the
-instance's conntrack zone (overlapping subnets stay apart) and its table id as mark.
+instance's table id as mark, then the mark picks the instance's conntrack zone
+(overlapping subnets stay apart). A flow between two networks on one host enters
+through vifs of both instances: ``ZoneOverride`` puts both directions in one zone.
 The mark (with ``net.ipv4.fwmark_reflect=1``) makes replies the host itself generates
 — gateway echo replies, ICMP frag-needed — route through the instance's table. The
 mark is cleared after the forwarding decision so VXLAN's underlay lookup is unaffected.
@@ -36,6 +38,17 @@ DROPPED_KEY = "ip saddr . ip daddr . meta l4proto . meta mark . ct mark"
 class ZoneBinding:
     iif: str
     table: int
+    zone: int
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ZoneOverride:
+    """Packets routed by ``table`` to ``prefix`` (a local port of another network) use
+    ``zone``: a flow between two networks on one host enters through vifs of two
+    instances, and conntrack must see both directions in one zone (the smaller one)."""
+
+    table: int
+    prefix: str
     zone: int
 
 
@@ -117,15 +130,22 @@ def _acl_part(acls: list[VifAcl]) -> str:
     )
 
 
-def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None) -> str:
+def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
+           overrides: list[ZoneOverride] | None = None) -> str:
     if not bindings:
         return ""
-    pre = "".join(
-        f'    iifname "{b.iif}" meta mark set {b.table:#x} ct zone set {b.zone}\n' for b in sorted(bindings)
-    )
-    out = "".join(
+    # a packet's first `ct zone set` wins (it attaches a conntrack template), so the
+    # overrides come first and end the chain
+    zones = "".join(
         f"    meta mark {t:#x} ct zone set {z}\n" for t, z in sorted({(b.table, b.zone) for b in bindings})
     )
+    pre = "".join(f'    iifname "{b.iif}" meta mark set {b.table:#x}\n' for b in sorted(bindings))
+    pre += "".join(
+        f"    meta mark {o.table:#x} ip daddr {o.prefix} ct zone set {o.zone} accept\n"
+        for o in sorted(set(overrides or ()))
+    )
+    pre += zones
+    out = zones
     return (
         f"table inet {TABLE} {{\n"
         "  chain pre {\n    type filter hook prerouting priority raw; policy accept;\n"

@@ -28,22 +28,24 @@ P2 = Port("p2", "tap2", "02:00:00:00:00:12", "100.64.1.12", RED.vrf, security_gr
 P3 = Port("p3", "tap3", "02:00:00:00:00:13", "100.64.1.13", RED.vrf)
 
 
-def _match(rule, direction, proto, src, dst, dport):
+def _match(rule, direction, proto, src, dst, dport, sport=40000):
     if rule.protocol not in ("any", proto):
         return False
     if rule.dport != (0, 65535) and proto in ("6", "17") and not rule.dport[0] <= dport <= rule.dport[1]:
+        return False
+    if rule.sport != (0, 65535) and proto in ("6", "17") and not rule.sport[0] <= sport <= rule.sport[1]:
         return False
     remote = src if direction == "ingress" else dst
     return not rule.remote or any(ipaddress.IPv4Address(remote) in ipaddress.IPv4Network(p) for p in rule.remote)
 
 
-def verdict(acls, vif_in, vif_out, proto, src, dst, dport=0):
+def verdict(acls, vif_in, vif_out, proto, src, dst, dport=0, sport=40000):
     """(action, rule) for a new flow entering from ``vif_in`` and leaving by ``vif_out``."""
     last = "-"
     chains = [a for a in acls if a.vif == vif_in and a.direction == "egress"]
     chains += [a for a in acls if a.vif == vif_out and a.direction == "ingress"]
     for acl in sorted(chains, key=lambda a: (a.direction != "egress", a.stage != "policy")):
-        rule = next((r for r in acl.rules if _match(r, acl.direction, proto, src, dst, dport)), None)
+        rule = next((r for r in acl.rules if _match(r, acl.direction, proto, src, dst, dport, sport)), None)
         if rule is None:
             return "drop", nft.default_deny(acl)
         if rule.action != "pass":
@@ -168,3 +170,42 @@ def test_protocols(raw, want):
     e = acl_entries({"access_control_list_entries": {"acl_rule": [{"match_condition": raw,
                                                                    "action_list": {"simple_action": "pass"}}]}})
     assert e[0].protocol == want
+
+
+def _rule(src, dst, dport=(80, 80), direction="<>", action="pass"):
+    return {"match_condition": {"protocol": "tcp", "src_address": src, "dst_address": dst,
+                                "src_port": {"start_port": 0, "end_port": 65535},
+                                "dst_port": {"start_port": dport[0], "end_port": dport[1]}},
+            "action_list": {"simple_action": action}, "rule_uuid": "r", "direction": direction}
+
+
+def test_bidirectional_entries_get_their_reverse():
+    red, blue = {"virtual_network": "d:p:red"}, {"virtual_network": "d:p:blue"}
+    [fwd, rev] = acl_entries({"access_control_list_entries": {"acl_rule": [_rule(red, blue)]}})
+    assert (fwd.src, fwd.dst, fwd.src_ports, fwd.dst_ports) == (AclAddress("network", "d:p:red"),
+                                                                AclAddress("network", "d:p:blue"), (0, 65535), (80, 80))
+    assert (rev.src, rev.dst, rev.src_ports, rev.dst_ports) == (fwd.dst, fwd.src, (80, 80), (0, 65535))
+    assert rev.uuid == fwd.uuid and rev.action == "pass"
+    # one way: no reverse; symmetric: the reverse would be the same match, so none
+    assert len(acl_entries({"access_control_list_entries": {"acl_rule": [_rule(red, blue, direction=">")]}})) == 1
+    assert len(acl_entries({"access_control_list_entries": {"acl_rule": [_rule(red, red, (0, 65535))]}})) == 1
+
+
+def test_bidirectional_deny_blocks_the_reverse_direction():
+    """The compiler's implicit `red <> blue deny` must also stop blue -> red on red's side
+    (before the final any -> any pass)."""
+    rules = [_rule({"virtual_network": "d:p:red"}, {"virtual_network": "d:p:blue"}),
+             _rule({"virtual_network": "d:p:red"}, {"virtual_network": "d:p:blue"}, (0, 65535), action="deny"),
+             _rule({"virtual_network": "any"}, {"virtual_network": "any"}, (0, 65535), ">")]
+    rules[1]["rule_uuid"] = "deny-pair"
+    rules[2]["rule_uuid"] = "any-any"
+    acl = acl_entries({"access_control_list_entries": {"acl_rule": rules}})
+    red = Network(RED.vrf, 5, RED.subnets, acl=acl)
+    blue = Network(BLUE.vrf, 6, BLUE.subnets, acl=acl)
+    p_blue = Port("pb", "tapb", "02:00:00:00:00:21", "100.64.2.21", BLUE.vrf)
+    acls = acls_of([P3, p_blue], (), (red, blue))
+    assert verdict(acls, "tap3", "tapb", "6", "100.64.1.13", "100.64.2.21", 80) == ("pass", "r")
+    assert verdict(acls, "tapb", "tap3", "6", "100.64.2.21", "100.64.1.13", 22, 80) == ("pass", "r")  # reverse
+    assert verdict(acls, "tapb", "tap3", "6", "100.64.2.21", "100.64.1.13", 80) == ("drop", "deny-pair")
+    assert verdict(acls, "tap3", "tapb", "6", "100.64.1.13", "100.64.2.21", 22) == ("drop", "deny-pair")
+    assert verdict(acls, "tap3", "x", "6", "100.64.1.13", "8.8.8.8", 22) == ("pass", "any-any")

@@ -112,3 +112,36 @@ def test_filter_binds_zones_per_instance():
     st = desired_state(view([P1, P3]))
     assert 'iifname "tap1"' in st.filter.text and 'iifname "tap3"' in st.filter.text
     assert desired_state(view()).filter.text == ""
+
+
+def _zone_of(text: str, table: int, daddr: str) -> int:
+    """The zone the `pre` chain gives a packet marked ``table`` going to ``daddr``: the
+    first matching `ct zone set` wins (the kernel ignores later ones)."""
+    pre = text.split("chain pre {")[1].split("}")[0]
+    for line in pre.splitlines():
+        line = line.strip()
+        if not line.startswith("meta mark ") or "ct zone set" not in line:
+            continue
+        words = line.split()
+        if int(words[2], 16) != table:
+            continue
+        if "daddr" in words and words[words.index("daddr") + 1].split("/")[0] != daddr:
+            continue
+        return int(words[words.index("set", words.index("zone")) + 1])
+    raise AssertionError(f"no zone for {table:#x} -> {daddr}")
+
+
+def test_cross_network_flow_on_one_host_stays_in_one_zone():
+    """Red and blue ports on one host, routes leaked both ways: both directions of a
+    red <-> blue flow get the same conntrack zone; same-network flows keep their own."""
+    red = Network("d:p:red:red", 5, (Subnet("100.64.1.0/24", "100.64.1.1"),))
+    blue = Network("d:p:blue:blue", 6, (Subnet("100.64.2.0/24", "100.64.2.1"),))
+    pr = Port("pr", "tapr", "02:00:00:00:00:21", "100.64.1.21", red.vrf)
+    pb = Port("pb", "tapb", "02:00:00:00:00:22", "100.64.2.22", blue.vrf)
+    routes = {red.vrf: remote("100.64.2.22/32", ("198.18.0.1", 6)), blue.vrf: remote("100.64.1.21/32", ("198.18.0.1", 5))}
+    st = desired_state(view([pr, pb], nets=(red, blue), routes=routes))
+    assert Route(T5, "100.64.2.22/32", nexthops=(NextHop("tapb"),)) in st.routes
+    assert Route(T6, "100.64.1.21/32", nexthops=(NextHop("tapr"),)) in st.routes
+    there, back = _zone_of(st.filter.text, T5, "100.64.2.22"), _zone_of(st.filter.text, T6, "100.64.1.21")
+    assert there == back
+    assert _zone_of(st.filter.text, T6, "100.64.2.99") != _zone_of(st.filter.text, T5, "100.64.1.99")
