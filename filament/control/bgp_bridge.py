@@ -129,7 +129,8 @@ class BgpBridge:
         if old is not None and old[1] != nlri:
             sess.forget(*old)  # same route, new label: the new announcement replaces it
         adv[(tname, key)] = (fam, nlri)
-        attrs = attributes_for(path, local_asn=cfg.local_asn, ibgp=cfg.ibgp, evpn=fam == EVPN)
+        attrs = attributes_for(path, local_asn=cfg.local_asn, ibgp=cfg.ibgp, evpn=fam == EVPN,
+                               vn_index=self.rib.origin_vn_index(path))
         sess.advertise(fam, nlri, attrs, "" if fam == RTC else path.next_hop)
 
     # ---- BgpHandler -----------------------------------------------------------------

@@ -55,9 +55,16 @@ def _from_evpn_label(raw: int, encap) -> int:
     return raw if "vxlan" in encap else raw >> 4
 
 
-def attributes_for(path: Path, *, local_asn: int, ibgp: bool, evpn: bool = False) -> tuple:
-    """Path attributes (without MP_REACH) to advertise ``path``."""
+def attributes_for(path: Path, *, local_asn: int, ibgp: bool, evpn: bool = False, vn_index: int = 0) -> tuple:
+    """Path attributes (without MP_REACH) to advertise ``path``. ``vn_index``: the index of
+    the network the path was originated in (0: unknown), sent as the origin-VN community;
+    a learned path keeps the origin VN it came with."""
     ext = [ExtCommunity.route_target(rt) for rt in path.route_targets]
+    if path.origin_vn:
+        asn, _, idx = path.origin_vn.partition(":")
+        ext.append(ExtCommunity.vendor("originvn", int(asn), int(idx)))
+    elif vn_index:
+        ext.append(ExtCommunity.vendor("originvn", local_asn, vn_index))
     ext += [ExtCommunity.encapsulation(e) for e in path.encap if e in _ENCAPS]
     ext += [ExtCommunity.vendor("secgroup", local_asn, sg) for sg in path.security_groups]
     ext += [ExtCommunity.vendor("tag", local_asn, t) for t in path.tags]
@@ -87,6 +94,7 @@ def path_from_bgp(peer: str, peer_router_id: str, family: Family, nlri, next_hop
     sgs = tuple(int(c.rsplit(":", 1)[1]) for c in comms if c.startswith("secgroup:"))
     mac = next((c.split(":", 1)[1] for c in comms if c.startswith("rtrmac:")), "")
     mob = next((c for c in comms if c.startswith("mobility:")), "")
+    origin_vn = next((c.split(":", 1)[1] for c in comms if c.startswith("originvn:")), "")
     label = 0
     if isinstance(nlri, VpnPrefix):
         label = nlri.labels[0] if nlri.labels else 0
@@ -102,7 +110,7 @@ def path_from_bgp(peer: str, peer_router_id: str, family: Family, nlri, next_hop
         sequence=int(mob.rsplit(":", 1)[1]) if mob else 0, sticky=mob.startswith("mobility:sticky"),
         as_path_len=as_path.path_length() if as_path else 0, origin=origin.value if origin else 0,
         security_groups=sgs, route_targets=tuple(c for c in comms if c.startswith("target:")),
-        source_rd=str(nlri.rd) if hasattr(nlri, "rd") else "", router_mac=mac,
+        source_rd=str(nlri.rd) if hasattr(nlri, "rd") else "", router_mac=mac, origin_vn=origin_vn,
         router_id=router_id_int(peer_router_id),
     )
     return FAMILY_TABLE[family], str(nlri), path

@@ -11,6 +11,7 @@ nothing about tables.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 import random
@@ -24,6 +25,7 @@ from filament.wire.bgp import (
 )
 from filament.wire.bgp import capabilities as caps
 from filament.wire.bgp import errors as E
+from filament.wire.bgp.attr.as_path import for_four_octet_peer, for_two_octet_peer, from_two_octet_peer
 from filament.wire.bgp.attr.basic import NextHop
 from filament.wire.bgp.attr.mp import MpReach, MpUnreach
 from filament.wire.bgp.common import Family
@@ -338,6 +340,8 @@ class BgpSession:
                 self._received.setdefault(fam, set()).add(nlri)
         if self.config.max_prefixes and self.received_count() > self.config.max_prefixes:
             raise BgpError(E.CEASE, E.MAX_PREFIXES, reason=f"more than {self.config.max_prefixes} prefixes")
+        as4_fix = for_four_octet_peer if self.negotiated.as4 else from_two_octet_peer
+        update = dataclasses.replace(update, attributes=as4_fix(update.attributes))
         if update.treat_as_withdraw:
             log.warning("bgp %s: UPDATE treated as withdraw: %s", self.config.name, update.treat_as_withdraw)
         self.handler.on_update(self, update)
@@ -445,6 +449,8 @@ class BgpSession:
                 return Update(withdrawn=tuple(nlris))
             return Update(attributes=(MpUnreach(fam, tuple(nlris)),))
         attrs, next_hop = adv
+        if not self.negotiated.as4:
+            attrs = for_two_octet_peer(attrs)
         if fam == IPV4_UNICAST:
             return Update(attributes=tuple(sorted(attrs + (NextHop(next_hop),), key=_code)), nlri=tuple(nlris))
         return Update(attributes=tuple(sorted(attrs + (MpReach(fam, next_hop, tuple(nlris)),), key=_code)))

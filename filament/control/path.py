@@ -37,6 +37,7 @@ class Path:
     source_rd: str = ""
     sub_protocol: str = ""
     router_mac: str = ""
+    origin_vn: str = ""  # "<asn>:<vn index>" from a learned route's origin-VN community
     flags: frozenset[str] = frozenset()
     router_id: int = 0
     primary_table: str = ""
@@ -85,7 +86,7 @@ class Path:
         return (
             self.next_hop, self.label, self.l3_label, self.label_block, self.encap,
             self.security_groups, self.tags, self.communities, self.route_targets,
-            self.source_rd, self.sub_protocol, self.router_mac, self.flags,
+            self.source_rd, self.sub_protocol, self.router_mac, self.origin_vn, self.flags,
         )
 
 

@@ -107,6 +107,7 @@ class Rib:
         self._peer_primaries: dict[str, set[tuple[str, str]]] = {}
         self._peer_rts: dict[str, set[str]] = {}
         self._rt_refs: dict[str, int] = {}
+        self._vn_by_index: dict[int, str] = {}
         for fam, name in VPN_TABLES.items():
             self.tables[name] = RouteTable(name, MASTER_INSTANCE, fam)
         self.tables[RTARGET_TABLE] = RouteTable(RTARGET_TABLE, MASTER_INSTANCE, "rtarget")
@@ -130,12 +131,27 @@ class Rib:
             return inst.config.virtual_network
         return "unresolved"
 
+    def origin_vn_index(self, path: Path) -> int:
+        """The VN index of the instance a replicated path was originated in (0: none)."""
+        if not path.primary_table:
+            return 0
+        inst = self.instances.get(self.tables[path.primary_table].instance) if path.primary_table in self.tables else None
+        return inst.config.vn_index if inst and inst.config else 0
+
+    def vn_of_origin(self, origin_vn: str) -> str:
+        """The VN named by an origin-VN community value ``<asn>:<index>`` (ours only)."""
+        asn, _, idx = origin_vn.partition(":")
+        if asn != str(self.asn) or not idx.isdigit():
+            return "unresolved"
+        return self._vn_by_index.get(int(idx), "unresolved")
+
     def configure(self, configs: dict[str, InstanceConfig], now: float) -> None:
         """Replace the configured instances (level-triggered); re-replicate what moved."""
         old_exports = {n: i.exports for n, i in self.instances.items()}
         old_imports = {n: i.effective_imports for n, i in self.instances.items()}
         for name, cfg in configs.items():
             self._instance(name).config = cfg
+        self._vn_by_index = {c.vn_index: c.virtual_network for c in configs.values() if c.vn_index and c.virtual_network}
         for name, inst in list(self.instances.items()):
             if name not in configs and inst.config is not None:
                 inst.config = None

@@ -187,6 +187,8 @@ def advertise(rib: Rib, table: RouteTable, key: str, peer: str) -> tuple[str, Ro
     best = paths[0]
 
     def vn_of(p: Path) -> str:
+        if p.origin_vn:
+            return rib.vn_of_origin(p.origin_vn)
         src = rib.tables.get(p.primary_table) if p.primary_table else table
         return rib.instance_vn(src.instance) if src is not None else "unresolved"
 

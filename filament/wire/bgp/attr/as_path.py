@@ -86,3 +86,55 @@ class As4Path(Attribute):
     @classmethod
     def decode_value(cls, data: bytes, ctx: Context) -> "As4Path":
         return cls(_decode(data, 4))
+
+
+def _has_wide(segments) -> bool:
+    return any(a > 0xFFFF for _, asns in segments for a in asns)
+
+
+def for_two_octet_peer(attributes: tuple) -> tuple:
+    """RFC 6793 §4.2.2: attributes as sent to a peer without the 4-octet capability.
+    AS_PATH then goes out with AS_TRANS in place of wide ASNs (the encoder does that),
+    so the real path rides in AS4_PATH (confederation segments excluded)."""
+    attrs = tuple(a for a in attributes if not isinstance(a, As4Path))
+    path = next((a for a in attrs if isinstance(a, AsPath)), None)
+    if path is None or not _has_wide(path.segments):
+        return attrs
+    segs = tuple(s for s in path.segments if s[0] in (AS_SEQUENCE, AS_SET))
+    return attrs + (As4Path(segs),)
+
+
+def from_two_octet_peer(attributes: tuple) -> tuple:
+    """RFC 6793 §4.2.3: merge AS4_PATH from a 2-octet peer into its AS_PATH (the
+    AS_PATH's leading ASNs the AS4_PATH does not cover, then the AS4_PATH). An AS4_PATH
+    longer than the AS_PATH is ignored. AS4_PATH is dropped either way."""
+    path = next((a for a in attributes if isinstance(a, AsPath)), None)
+    as4 = next((a for a in attributes if isinstance(a, As4Path)), None)
+    rest = tuple(a for a in attributes if not isinstance(a, (AsPath, As4Path)))
+    if as4 is None or path is None:
+        return tuple(a for a in attributes if not isinstance(a, As4Path))
+    keep = path.path_length() - AsPath(as4.segments).path_length()
+    if keep < 0:
+        return rest + (path,)
+    lead: list = []
+    for stype, asns in path.segments:
+        if keep <= 0:
+            break
+        if stype == AS_SEQUENCE:
+            take = asns[:keep]
+            lead.append((stype, take))
+            keep -= len(take)
+        elif stype == AS_SET:
+            lead.append((stype, asns))
+            keep -= 1
+        else:  # confederation segments do not count and are kept
+            lead.append((stype, asns))
+    merged = tuple(lead) + tuple(as4.segments)
+    if len(lead) and merged and lead[-1][0] == AS_SEQUENCE and as4.segments and as4.segments[0][0] == AS_SEQUENCE:
+        merged = tuple(lead[:-1]) + ((AS_SEQUENCE, lead[-1][1] + as4.segments[0][1]),) + tuple(as4.segments[1:])
+    return rest + (AsPath(merged),)
+
+
+def for_four_octet_peer(attributes: tuple) -> tuple:
+    """RFC 6793 §3: a 4-octet peer must not get AS4_PATH, and one it sends is ignored."""
+    return tuple(a for a in attributes if not isinstance(a, As4Path))
