@@ -123,7 +123,8 @@ def _instances(agent: str) -> dict[int, str]:
     from filament.datapath.nft import zone_for_vni
 
     try:
-        with urllib.request.urlopen(f"http://{agent}/Snh_VrfListReq", timeout=3) as r:
+        req = urllib.request.Request(f"http://{agent}/Snh_VrfListReq", headers={"Accept": "application/json"})
+        with urllib.request.urlopen(req, timeout=3) as r:
             return {zone_for_vni(v["vni"]): v["name"] for v in json.load(r).get("vrfs", [])}
     except (OSError, ValueError, KeyError):
         return {}

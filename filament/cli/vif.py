@@ -42,10 +42,12 @@ def _run(args) -> int:
 
     if not args.list:
         raise CliError("nothing to do: use --list")
-    url = f"http://{args.agent}/Snh_ItfReq"
+    req = urllib.request.Request(f"http://{args.agent}/Snh_ItfReq", headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(url, timeout=5) as r:
+        with urllib.request.urlopen(req, timeout=5) as r:
             data = json.load(r)
+    except ValueError:
+        raise CliError(f"agent introspect at {args.agent} did not answer JSON") from None
     except OSError as exc:
         raise CliError(f"cannot reach agent introspect at {args.agent}: {exc}") from None
     print(format_vifs(data.get("interfaces", [])))

@@ -1,5 +1,5 @@
 """`filament vr intf | vrf | route -v <vrf>`: the agent's interfaces, routing instances and
-routes, printed from its introspect (JSON on :8085)."""
+routes, printed from its introspect (:8085; the JSON form of the Sandesh pages)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ def _get(agent: str, path: str) -> dict:
     import urllib.parse
     import urllib.request
 
-    url = f"http://{agent}/{path}"
+    url = urllib.parse.quote(f"http://{agent}/{path}", safe=":/?=&")
+    req = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(urllib.parse.quote(url, safe=":/?=&"), timeout=5) as r:
+        with urllib.request.urlopen(req, timeout=5) as r:
             return json.load(r)
+    except ValueError:
+        raise CliError(f"agent introspect at {agent} did not answer JSON for {path}") from None
     except OSError as exc:
         raise CliError(f"cannot reach agent introspect at {agent}: {exc}") from None
 

@@ -127,9 +127,11 @@ async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
         from filament.cli.vif import format_vifs
 
         async with aiohttp.ClientSession() as http:
-            itf = await (await http.get(f"http://127.0.0.1:{agents[0].introspect_port}/Snh_ItfReq")).json()
+            as_json = {"Accept": "application/json"}  # XML (Sandesh) otherwise
+            itf = await (await http.get(f"http://127.0.0.1:{agents[0].introspect_port}/Snh_ItfReq", headers=as_json)).json()
             rts = await (await http.get(f"http://127.0.0.1:{agents[0].introspect_port}/Snh_Inet4UcRouteReq",
-                                        params={"vrf": ":".join(vn["fq_name"] + [vn["fq_name"][-1]])})).json()
+                                        params={"vrf": ":".join(vn["fq_name"] + [vn["fq_name"][-1]])},
+                                        headers=as_json)).json()
         text = format_vifs(itf["interfaces"])
         assert "OS: tapw1" in text and "Type:Virtual HWaddr:00:00:5e:00:01:00 IPaddr:6440010b" in text
         assert "Flags:PL3L2D MTU:1550" in text and "RX packets:" in text
