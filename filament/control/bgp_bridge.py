@@ -19,6 +19,7 @@ from filament.control.path import Path, best_path
 from filament.control.rib import BGP_IMPORT_TABLES, Rib, is_flood_key
 from filament.wire.bgp import EVPN, RTC, Update
 from filament.wire.bgp.common import Family
+from filament.wire.bgp.nlri.evpn import InclusiveMulticast
 from filament.wire.bgp.nlri.rtc import RtMembership
 
 log = logging.getLogger("filament.control.bgp")
@@ -34,7 +35,8 @@ def export_path(rib: Rib, table: str, key: str, *, peer: str, ibgp: bool, ibgp_p
     Only the best path is considered (no "next best" when it may not be sent): a route
     learned from the neighbor itself, or learned over iBGP when ``peer`` is iBGP
     (split horizon, RFC 4271 §9.2), is withdrawn. Flood routes (EVPN BUM, ermvpn) are
-    not exported: they are ingress-replication state between agents.
+    not exported, except an agent's EVPN broadcast route, which ``nlri_for`` turns into
+    the inclusive multicast (type 3) route of its VTEP.
     """
     t = rib.tables.get(table)
     route = t.routes.get(key) if t is not None else None
@@ -49,7 +51,9 @@ def export_path(rib: Rib, table: str, key: str, *, peer: str, ibgp: bool, ibgp_p
     if best is None:
         return None
     if t.family in ("evpn", "ermvpn") and is_flood_key(t.family, key):
-        return None
+        # an agent's broadcast route goes out as its VTEP's type-3 route; ermvpn and
+        # learned flood routes stay ingress-replication state between agents
+        return best if t.family == "evpn" and best.protocol != "BGP" else None
     if best.protocol == "BGP" and not _may_send(best, peer, ibgp, ibgp_peers):
         return None
     return best
@@ -117,20 +121,26 @@ class BgpBridge:
         adv = self._adv.setdefault(cfg.name, {})
         old = adv.get((tname, key))
         path = export_path(self.rib, tname, key, peer=cfg.name, ibgp=cfg.ibgp, ibgp_peers=ibgp)
+        evpn = fam == EVPN
         if path is not None and tname in VPN_EXPORT_TABLES and RTC in sess.negotiated.families:
             if not rt_interest_allows(self._interest.get(cfg.name, {}).keys(), path.route_targets):
                 path = None
-        nlri = nlri_for(tname, key, path) if path is not None else None
+        nlri = None
+        if path is not None:
+            nlri = nlri_for(tname, key, path, ethernet_tag=self.rib.evpn_ethernet_tag(path) if evpn else None)
         if nlri is None:
             if old is not None:
                 del adv[(tname, key)]
                 sess.withdraw(*old)
             return
         if old is not None and old[1] != nlri:
-            sess.forget(*old)  # same route, new label: the new announcement replaces it
+            if str(old[1]) == str(nlri):
+                sess.forget(*old)  # same route, new label: the new announcement replaces it
+            else:
+                sess.withdraw(*old)  # another route now (e.g. the EVPN ethernet tag moved)
         adv[(tname, key)] = (fam, nlri)
-        attrs = attributes_for(path, local_asn=cfg.local_asn, ibgp=cfg.ibgp, evpn=fam == EVPN,
-                               vn_index=self.rib.origin_vn_index(path))
+        attrs = attributes_for(path, local_asn=cfg.local_asn, ibgp=cfg.ibgp, evpn=evpn,
+                               vn_index=self.rib.origin_vn_index(path), pmsi=isinstance(nlri, InclusiveMulticast))
         sess.advertise(fam, nlri, attrs, "" if fam == RTC else path.next_hop)
 
     # ---- BgpHandler -----------------------------------------------------------------

@@ -12,7 +12,9 @@ from filament.control.path import Path, router_id_int
 from filament.wire.bgp.attr.as_path import AsPath
 from filament.wire.bgp.attr.basic import LocalPref, Med, Origin
 from filament.wire.bgp.attr.ext_communities import ExtCommunities, ExtCommunity
-from filament.wire.bgp.common import EVPN, IPV4_VPN, IPV6_VPN, RTC, Family, RouteDistinguisher
+from filament.wire.bgp.attr.pmsi import INGRESS_REPLICATION, PmsiTunnel
+from filament.wire.bgp.common import EVPN, IPV4_VPN, IPV6_VPN, RTC, Family, RouteDistinguisher, ip_bytes
+from filament.wire.xmpp.model import BROADCAST_MAC
 from filament.wire.bgp.nlri.evpn import ESI_ZERO, InclusiveMulticast, IpPrefixRoute, MacIpAdvertisement
 from filament.wire.bgp.nlri.rtc import RtMembership
 from filament.wire.bgp.nlri.vpn import VpnPrefix
@@ -21,8 +23,12 @@ TABLE_FAMILY = {"bgp.l3vpn.0": IPV4_VPN, "bgp.l3vpn-inet6.0": IPV6_VPN, "bgp.evp
 FAMILY_TABLE = {v: k for k, v in TABLE_FAMILY.items()}
 
 
-def nlri_for(table: str, key: str, path: Path):
-    """The NLRI for a VPN-table key, or None when the key is not a BGP route."""
+def nlri_for(table: str, key: str, path: Path, *, ethernet_tag: int | None = None):
+    """The NLRI for a VPN-table key, or None when the key is not a BGP route.
+
+    EVPN: ``ethernet_tag`` (when not None) replaces the key's tag (vlan-aware: the VNI,
+    vlan-based: 0). An agent's broadcast route (type 2, MAC ff:…) becomes the VTEP's
+    inclusive multicast route (type 3, originator = its next hop, RFC 7432 §11)."""
     fam = TABLE_FAMILY.get(table)
     if fam in (IPV4_VPN, IPV6_VPN):
         admin, num, prefix = key.split(":", 2)
@@ -30,7 +36,11 @@ def nlri_for(table: str, key: str, path: Path):
     if fam == EVPN:
         rtype, rd, rest = key.split("-", 2)
         tag, _, tail = rest.partition("-")
+        if ethernet_tag is not None:
+            tag = str(ethernet_tag)
         label = _evpn_label(path.label, path.encap)
+        if rtype == "2" and tail.startswith(BROADCAST_MAC + ","):
+            return InclusiveMulticast(RouteDistinguisher.parse(rd), int(tag), path.next_hop)
         if rtype == "2":
             mac, _, ip = tail.partition(",")
             return MacIpAdvertisement(RouteDistinguisher.parse(rd), ESI_ZERO, int(tag), mac, "" if ip == "0.0.0.0" else ip, label)
@@ -55,10 +65,13 @@ def _from_evpn_label(raw: int, encap) -> int:
     return raw if "vxlan" in encap else raw >> 4
 
 
-def attributes_for(path: Path, *, local_asn: int, ibgp: bool, evpn: bool = False, vn_index: int = 0) -> tuple:
+def attributes_for(path: Path, *, local_asn: int, ibgp: bool, evpn: bool = False, vn_index: int = 0,
+                   pmsi: bool = False) -> tuple:
     """Path attributes (without MP_REACH) to advertise ``path``. ``vn_index``: the index of
     the network the path was originated in (0: unknown), sent as the origin-VN community;
-    a learned path keeps the origin VN it came with."""
+    a learned path keeps the origin VN it came with. ``pmsi``: add the PMSI tunnel
+    attribute of an inclusive multicast route (ingress replication to the next hop,
+    label = the VNI or MPLS label)."""
     ext = [ExtCommunity.route_target(rt) for rt in path.route_targets]
     if path.origin_vn:
         asn, _, idx = path.origin_vn.partition(":")
@@ -79,6 +92,8 @@ def attributes_for(path: Path, *, local_asn: int, ibgp: bool, evpn: bool = False
         attrs.append(LocalPref(path.local_pref))
     if ext:
         attrs.append(ExtCommunities(tuple(ext)))
+    if pmsi:
+        attrs.append(PmsiTunnel(INGRESS_REPLICATION, _evpn_label(path.label, path.encap), ip_bytes(path.next_hop)))
     return tuple(attrs)
 
 

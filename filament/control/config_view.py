@@ -68,15 +68,28 @@ def instance_configs(objects: dict[str, dict[str, dict]]) -> dict[str, InstanceC
             if name:
                 conns.add(name)
         vn = vns.get(ri.get("parent_uuid", "")) if ri.get("parent_type") == "virtual-network" else None
-        vn_name, vn_index, vxlan = "", 0, 0
+        vn_name, vn_index, vxlan, vlan_based = "", 0, 0, False
         if vn is not None:
+            vlan_based = evpn_flavor(vn) == "vlan-based"
             vn_name = fq(vn)
             vn_index = int(vn.get("virtual_network_network_id") or 0)
             props = vn.get("virtual_network_properties") or {}
             vxlan = int(props.get("vxlan_network_identifier") or 0) or vn_index
         name = fq(ri)
-        out[name] = InstanceConfig(name, frozenset(imp), frozenset(exp), vn_name, vn_index, vxlan, frozenset(conns))
+        out[name] = InstanceConfig(name, frozenset(imp), frozenset(exp), vn_name, vn_index, vxlan, frozenset(conns), vlan_based)
     return out
+
+
+EVPN_FLAVOR_ANNOTATION = "evpn-flavor"
+
+
+def evpn_flavor(vn: dict) -> str:
+    """``vlan-aware`` (the original's default: ethernet tag = VNI) or ``vlan-based`` (tag 0),
+    from the virtual-network annotation ``evpn-flavor`` (the schema has no such property)."""
+    for kv in ((vn.get("annotations") or {}).get("key_value_pair") or []):
+        if kv.get("key") == EVPN_FLAVOR_ANNOTATION and kv.get("value") in ("vlan-aware", "vlan-based"):
+            return kv["value"]
+    return "vlan-aware"
 
 
 @dataclass(frozen=True)

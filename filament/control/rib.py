@@ -39,6 +39,12 @@ class InstanceConfig:
     vn_index: int = 0
     vxlan_id: int = 0
     connections: frozenset[str] = frozenset()
+    evpn_vlan_based: bool = False  # EVPN ethernet tag 0 (vlan-based) instead of the VNI (vlan-aware)
+
+    @property
+    def evpn_ethernet_tag(self) -> int:
+        """The ethernet tag of this network's EVPN routes toward BGP neighbors."""
+        return 0 if self.evpn_vlan_based else (self.vxlan_id or self.vn_index)
 
 
 @dataclass
@@ -148,6 +154,7 @@ class Rib:
     def configure(self, configs: dict[str, InstanceConfig], now: float) -> None:
         """Replace the configured instances (level-triggered); re-replicate what moved."""
         old_exports = {n: i.exports for n, i in self.instances.items()}
+        old_tags = {n: i.config.evpn_ethernet_tag for n, i in self.instances.items() if i.config}
         old_imports = {n: i.effective_imports for n, i in self.instances.items()}
         for name, cfg in configs.items():
             self._instance(name).config = cfg
@@ -169,6 +176,9 @@ class Rib:
             self._replicate_instance(name, now)
         if moved_rts:
             self._replicate_bgp(moved_rts, now)
+        for name, inst in self.instances.items():
+            if inst.config and old_tags.get(name, inst.config.evpn_ethernet_tag) != inst.config.evpn_ethernet_tag:
+                self._touch_exported(name)
         for peer in list(self.membership):
             self._sync_rtarget(peer, now)
         self._drop_unused_instances()
@@ -317,6 +327,22 @@ class Rib:
             for key, route in list(t.routes.items()):
                 for p in [p for p in route.paths if not p.primary_table]:
                     self._replicate(t.name, key, p.peer, now)
+
+    def _touch_exported(self, instance: str) -> None:
+        """Mark the VPN-table copies of an instance's paths changed (their export form
+        depends on instance config that is not part of the path, e.g. the EVPN tag)."""
+        names = {t.name for t in self.instances[instance].tables.values()}
+        vpn = set(VPN_TABLES.values())
+        for (tname, _key, _peer), dsts in self._secondaries.items():
+            if tname in names:
+                for dt, dk in dsts:
+                    if dt in vpn:
+                        self._touch(dt, dk, self.tables[dt].family)
+
+    def evpn_ethernet_tag(self, path: Path) -> int | None:
+        """The ethernet tag to export a replicated EVPN path with (None: keep the key's)."""
+        inst = self.instances.get(self.tables[path.primary_table].instance) if path.primary_table in self.tables else None
+        return inst.config.evpn_ethernet_tag if inst and inst.config and inst.name != MASTER_INSTANCE else None
 
     def _replicate(self, tname: str, key: str, peer: str, now: float) -> None:
         src = self.tables[tname]
