@@ -72,6 +72,7 @@ class Frr:
                  listen: str = "127.0.0.1", port: int = 0, bgpd_ns: str | None = "same"):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o777)
         self.ns = ns
         self.zebra = zebra
         self.port = port
@@ -101,7 +102,9 @@ class Frr:
     def _spawn(self, daemon: str, ns: str | None, args: list[str]) -> None:
         log = open(self.dir / f"{daemon}.out", "wb")
         self._logs.append(log)
-        argv = [str(FRR_DIR / daemon), "-S", "-N", f"fil{os.getpid()}", "--vty_socket", str(self.dir),
+        # bgpd -S keeps our user; zebra has no -S and drops to user frr (hence the 0777 dir)
+        skip_runas = ["-S"] if daemon == "bgpd" else []
+        argv = [str(FRR_DIR / daemon), *skip_runas, "-N", f"fil{os.getpid()}", "--vty_socket", str(self.dir),
                 "-i", str(self.dir / f"{daemon}.pid"), "-P", "0", "--log", f"file:{self.dir / (daemon + '.log')}", *args]
         self.procs.append(subprocess.Popen(_netns(ns, argv), stdout=log, stderr=subprocess.STDOUT))
 
@@ -194,3 +197,83 @@ class GoBgp:
     def stop(self) -> None:
         _stop(self.proc)
         self._log.close()
+
+
+def sh(*argv: str, ns: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    r = subprocess.run(_netns(ns, list(argv)), capture_output=True, text=True, timeout=60)
+    if check and r.returncode:
+        raise RuntimeError(f"{' '.join(argv)}{' in ' + ns if ns else ''}: {r.stderr.strip()}")
+    return r
+
+
+class Namespaces:
+    """Network namespaces named ``fil-<pid>-<tag>-<name>``, all removed by ``close``
+    (after killing whatever still runs in them)."""
+
+    def __init__(self, tag: str):
+        self.prefix = f"fil-{os.getpid()}-{tag}"
+        self.names: list[str] = []
+        self.root_links: list[str] = []
+
+    def add(self, name: str) -> str:
+        full = f"{self.prefix}-{name}"
+        sh("ip", "netns", "add", full)
+        self.names.append(full)
+        sh("ip", "link", "set", "lo", "up", ns=full)
+        return full
+
+    def veth(self, a: str, a_if: str, b: str, b_if: str, mtu: int = 1600) -> None:
+        sh("ip", "link", "add", a_if, "netns", a, "mtu", str(mtu), "type", "veth", "peer", "name", b_if, "netns", b, "mtu", str(mtu))
+        sh("ip", "link", "set", a_if, "up", ns=a)
+        sh("ip", "link", "set", b_if, "up", ns=b)
+
+    def link_to_root(self, ns: str, ns_if: str, ns_ip: str, root_ip: str, plen: int = 30) -> str:
+        """A veth between ``ns`` and this (root) namespace, named ``fil<pid><n>`` on our
+        side, so processes here (a control node) can peer with daemons in ``ns``."""
+        root_if = f"fil{os.getpid()}{len(self.root_links)}"[:15]
+        sh("ip", "link", "add", root_if, "type", "veth", "peer", "name", ns_if, "netns", ns)
+        self.root_links.append(root_if)
+        sh("ip", "addr", "add", f"{root_ip}/{plen}", "dev", root_if)
+        sh("ip", "link", "set", root_if, "up")
+        sh("ip", "addr", "add", f"{ns_ip}/{plen}", "dev", ns_if, ns=ns)
+        sh("ip", "link", "set", ns_if, "up", ns=ns)
+        return root_if
+
+    def close(self) -> None:
+        for link in self.root_links:
+            sh("ip", "link", "del", link, check=False)
+        self.root_links.clear()
+        for ns in reversed(self.names):
+            for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+            sh("ip", "netns", "del", ns, check=False)
+        self.names.clear()
+
+
+def l2vni_switch(ns: str, *, vni: int, vtep: str, underlay_dev: str, bridge_ip: str = "") -> None:
+    """A Cumulus-style L2VNI in ``ns``: bridge br<vni> with VXLAN port vx<vni> (no
+    learning, ARP/ND suppression), as FRR's zebra expects for ``advertise-all-vni``."""
+    br, vx = f"br{vni}", f"vx{vni}"
+    sh("ip", "link", "add", br, "type", "bridge", ns=ns)
+    sh("ip", "link", "set", br, "addrgenmode", "none", ns=ns)
+    sh("ip", "link", "add", vx, "type", "vxlan", "id", str(vni), "local", vtep, "dstport", "4789", "nolearning",
+       "dev", underlay_dev, ns=ns)
+    sh("ip", "link", "set", vx, "master", br, "mtu", "1500", ns=ns)
+    sh("bridge", "link", "set", "dev", vx, "neigh_suppress", "on", "learning", "off", ns=ns)
+    if bridge_ip:
+        sh("ip", "addr", "add", bridge_ip, "dev", br, ns=ns)
+    sh("ip", "link", "set", vx, "up", ns=ns)
+    sh("ip", "link", "set", br, "up", ns=ns)
+
+
+def bridge_host(nss: Namespaces, switch: str, name: str, port: str, ip: str, mac: str, vni: int) -> str:
+    """A host namespace plugged into the switch's bridge br<vni> (its eth0 has ``ip``)."""
+    host = nss.add(name)
+    sh("ip", "link", "add", port, "netns", switch, "type", "veth", "peer", "name", "eth0", "netns", host)
+    sh("ip", "link", "set", "eth0", "address", mac, "mtu", "1450", "up", ns=host)
+    sh("ip", "addr", "add", ip, "dev", "eth0", ns=host)
+    sh("ip", "link", "set", port, "master", f"br{vni}", "up", ns=switch)
+    return host
