@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid as _uuid
 from dataclasses import dataclass, field, replace
 
-from filament.agent.view import ANY, AclAddress, AclEntry, Network, SecurityGroup, Subnet
+from filament.agent.view import ANY, AclAddress, AclEntry, FloatingIp, Network, SecurityGroup, Subnet
 from filament.wire.xmpp.model import ConfigLink, ConfigNode, ConfigUpdate
 
 Key = tuple[str, str]  # (type, fq-name string)
@@ -102,8 +102,27 @@ def networks(db: ConfigDB) -> dict[str, Network]:
         # the policy ACL (<vn>:<vn-name>) first, then any other (dynamic) one
         acls.sort(key=lambda k: k[1] != f"{name}:{name.rsplit(':', 1)[-1]}")
         acl = tuple(e for k in acls for e in acl_entries(db.nodes[k])) if acls else None
-        out[vrf_name(name)] = Network(vrf_name(name), vni, tuple(sorted(subnets, key=lambda s: s.prefix)), uuid_of(props), acl)
+        out[vrf_name(name)] = Network(vrf_name(name), vni, tuple(sorted(subnets, key=lambda s: s.prefix)), uuid_of(props),
+                                      acl, floating_ips(db, adj, name))
     return out
+
+
+def floating_ips(db: ConfigDB, adj: dict[Key, set[Key]], vn: str) -> tuple[FloatingIp, ...]:
+    """The floating IPs of a network's pools that are bound to a VMI (one per VMI)."""
+    out = set()
+    for pool in adj.get(("virtual-network", vn), ()):
+        if pool[0] != "floating-ip-pool" or pool not in db.nodes:
+            continue
+        for fip in adj.get(pool, ()):
+            props = db.nodes.get(fip)
+            if fip[0] != "floating-ip" or props is None or not props.get("floating_ip_address"):
+                continue
+            for vmi in adj.get(fip, ()):
+                u = uuid_of(db.nodes.get(vmi, {})) if vmi[0] == "virtual-machine-interface" else ""
+                if u:
+                    out.add(FloatingIp(str(props["floating_ip_address"]), u,
+                                       str(props.get("floating_ip_fixed_ip_address") or "")))
+    return tuple(sorted(out))
 
 
 def vmis(db: ConfigDB) -> dict[str, Vmi]:

@@ -13,13 +13,21 @@ Remote sides resolve to prefixes: a network to its subnets, a group id to the lo
 ports in that group, a CIDR to itself; what does not resolve matches nothing (fail
 closed). A port without groups has no SG stage; an attached group not (yet) in config
 has no rules, so its default deny applies.
+
+A leaked route (another network's VNI) whose next hop is this host goes straight to
+that network's vif; both directions of such a flow share one conntrack zone.
+
+Floating IPs (``bound_floating_ips``): the public network's instance gets a table here
+and each FIP a ``FipNat`` (DNAT in, SNAT out, the private zone). ``advertisement`` is
+what the agent publishes: its ports' /32s and its FIPs' /32s (in the public VRF), with
+the ports' security-group ids.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from filament.agent.view import AclAddress, AclEntry, AgentView, Port
+from filament.agent.view import AclAddress, AclEntry, AgentView, FloatingIp, Network, Port
 from filament.datapath import nft
 from filament.datapath.state import (
     VXLAN_OVERHEAD,
@@ -27,6 +35,7 @@ from filament.datapath.state import (
     Address,
     DatapathState,
     Fdb,
+    FipNat,
     Filter,
     Neighbour,
     NextHop,
@@ -39,6 +48,7 @@ from filament.datapath.state import (
     vtep_mac,
     vxlan_name,
 )
+from filament.wire.xmpp import model as xm
 
 DEFAULT = "0.0.0.0/0"
 
@@ -63,6 +73,29 @@ def configured_ports(view: AgentView) -> list[Port]:
             continue
         seen.add(key)
         out.append(port)
+    return out
+
+
+def bound_floating_ips(view: AgentView, ports: list[Port] | None = None) -> list[tuple[Port, Network, FloatingIp]]:
+    """Floating IPs to program on this host: bound to a configured local port, from a
+    known network other than the port's, IPv4, for the port's own IP; an address is
+    claimed once per public network (first port by uuid wins)."""
+    by_uuid = {p.uuid: p for p in (configured_ports(view) if ports is None else ports)}
+    out, seen = [], set()
+    for vrf, net in sorted(view.networks.items()):
+        for fip in sorted(net.floating_ips, key=lambda f: (f.port, f.ip)):
+            port = by_uuid.get(fip.port)
+            if port is None or port.vrf == vrf or (fip.fixed_ip and fip.fixed_ip != port.ip):
+                continue
+            try:
+                if ipaddress.ip_address(fip.ip).version != 4:
+                    continue
+            except ValueError:
+                continue
+            if (vrf, fip.ip) in seen:
+                continue
+            seen.add((vrf, fip.ip))
+            out.append((port, net, fip))
     return out
 
 
@@ -161,13 +194,24 @@ def desired_state(view: AgentView) -> DatapathState:
         bindings.append(nft.ZoneBinding(port.ifname, table, nft.zone_for_vni(net.vni)))
         acls.extend(port_acls(view, port))
 
+    # floating IPs: the public instance gets a table here too (no gateway: no vif of it)
+    nats: list[FipNat] = []
+    public_vrfs = set()
+    for port, pub, fip in bound_floating_ips(view, ports):
+        private = view.networks[port.vrf]
+        zone = nft.zone_for_vni(private.vni)
+        public_vrfs.add(pub.vrf)
+        outbound = not any(n.vif == port.ifname for n in nats)
+        nats.append(FipNat(fip.ip, port.ip, port.ifname, table_for_vni(pub.vni), table_for_vni(private.vni), zone, outbound))
+        overrides.append(nft.ZoneOverride(table_for_vni(pub.vni), f"{fip.ip}/32", zone))
+
     vnis: set[int] = set()
-    for vrf in sorted(local_vrfs):
+    for vrf in sorted(local_vrfs | public_vrfs):
         net = view.networks[vrf]
         table = table_for_vni(net.vni)
         vnis.add(net.vni)
-        rules.add(Rule(table, fwmark=table))
-        for sn in net.subnets:
+        rules.add(Rule.by_mark(table))
+        for sn in net.subnets if vrf in local_vrfs else ():
             if sn.gateway:
                 addresses.add(Address(sn.gateway))
                 routes.add(Route(table, f"{sn.gateway}/32", kind="local", nexthops=(NextHop("lo"),)))
@@ -208,5 +252,32 @@ def desired_state(view: AgentView) -> DatapathState:
         routes=frozenset(routes),
         neighbours=frozenset(neighbours),
         fdbs=frozenset(fdbs),
-        filter=Filter(nft.render(bindings, acls, overrides), tuple(sorted(acls))),
+        filter=Filter(nft.render(bindings, acls, overrides, nats), tuple(sorted(acls)), tuple(sorted(nats))),
     )
+
+
+def advertisement(view: AgentView) -> tuple[frozenset[str], dict[tuple[str, str], xm.RouteEntry]]:
+    """What the agent tells the control node: the VRFs to subscribe to and the routes to
+    publish, by (vrf, prefix). Each configured port's ``/32`` in its VRF and each bound
+    floating IP's ``/32`` in its public VRF: next hop this vRouter, VXLAN, label = VNI of
+    that VRF, and the ids of the port's security groups (so other agents can resolve
+    group-id rules to it)."""
+    vtep = view.host.vtep
+    vrfs: set[str] = set()
+    out: dict[tuple[str, str], xm.RouteEntry] = {}
+
+    def add(vrf: str, net: Network, port: Port, ip: str) -> None:
+        vn = _vn_of(vrf)
+        sg_ids = tuple(sorted({view.security_groups[g].id for g in port.security_groups
+                               if g in view.security_groups and view.security_groups[g].id}))
+        nh = xm.NextHop(vtep, mac=port.mac, label=net.vni, vni=net.vni, encap=("vxlan",), virtual_network=vn)
+        vrfs.add(vrf)
+        out[(vrf, f"{ip}/32")] = xm.RouteEntry(1, 1, address=f"{ip}/32", next_hops=(nh,), virtual_network=vn,
+                                               local_pref=100, security_groups=sg_ids)
+
+    ports = configured_ports(view)
+    for port in ports:
+        add(port.vrf, view.networks[port.vrf], port, port.ip)
+    for port, pub, fip in bound_floating_ips(view, ports):
+        add(pub.vrf, pub, port, fip.ip)
+    return frozenset(vrfs), out

@@ -54,6 +54,16 @@ class SecurityGroup:
     egress: tuple[AclEntry, ...] = ()  # from the workload
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class FloatingIp:
+    """A floating IP from one of a network's pools, bound to a VMI (``port`` = its uuid).
+    ``fixed_ip`` = ``floating_ip_fixed_ip_address`` ("" = the port's own IP)."""
+
+    ip: str
+    port: str
+    fixed_ip: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Network:
     """A virtual network as the agent uses it: its primary routing instance (VRF name) and VNI."""
@@ -63,6 +73,7 @@ class Network:
     subnets: tuple[Subnet, ...] = ()
     uuid: str = ""
     acl: tuple[AclEntry, ...] | None = None  # the network policy ACL; None = no policy
+    floating_ips: tuple[FloatingIp, ...] = ()  # from this network's pools, bound to VMIs
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,7 @@ class RouteIn:
 
     prefix: str
     nexthops: tuple[PathNextHop, ...]
+    security_groups: tuple[int, ...] = ()  # ids of the groups of the workload behind it
 
 
 @dataclass(frozen=True, slots=True)

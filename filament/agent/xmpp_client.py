@@ -13,12 +13,36 @@ import logging
 from collections.abc import Callable
 
 from filament.agent.config import ConfigDB
+from filament.agent.view import PathNextHop, RouteIn
 from filament.wire.xmpp import stanza as xs
 from filament.wire.xmpp.framing import KEEPALIVE, Framer, Stanza, StreamHeader, encode_header
 from filament.wire.xmpp.model import CONTROL_JID, ConfigUpdate, EndOfRib, RouteEntry, RouteUpdate, XmppDecodeError
 
 log = logging.getLogger("filament.agent.xmpp")
 GSC = "default-global-system-config"
+
+
+def inet_routes(tables: dict[str, dict[str, RouteEntry]]) -> dict[str, dict[str, RouteIn]]:
+    """The inet routes a control node sent, per VRF, as the agent's view uses them: next
+    hops with a VNI (VXLAN only; the label is the VNI when none is given) merged over the
+    route's items (ECMP), and the security-group ids of every item."""
+    out: dict[str, dict[str, RouteIn]] = {}
+    for node, items in tables.items():
+        if not node.startswith("1/1/"):
+            continue
+        merged: dict[str, set[PathNextHop]] = {}
+        groups: dict[str, set[int]] = {}
+        for entry in items.values():
+            for nh in entry.next_hops:
+                vni = nh.vni or nh.label
+                if vni and (not nh.encap or "vxlan" in nh.encap):
+                    merged.setdefault(entry.address, set()).add(PathNextHop(nh.address, vni))
+                    groups.setdefault(entry.address, set()).update(entry.security_groups)
+        out[node[4:]] = {
+            p: RouteIn(p, tuple(sorted(h, key=lambda x: (x.address, x.vni))), tuple(sorted(groups[p])))
+            for p, h in merged.items()
+        }
+    return out
 
 
 class _Protocol(asyncio.Protocol):

@@ -4,9 +4,16 @@ Per routing instance: packets entering from its vifs or its VXLAN device get the
 instance's table id as mark, then the mark picks the instance's conntrack zone
 (overlapping subnets stay apart). A flow between two networks on one host enters
 through vifs of both instances: ``ZoneOverride`` puts both directions in one zone.
-The mark (with ``net.ipv4.fwmark_reflect=1``) makes replies the host itself generates
-— gateway echo replies, ICMP frag-needed — route through the instance's table. The
-mark is cleared after the forwarding decision so VXLAN's underlay lookup is unaffected.
+The mark selects the routing table (ip rules by mark come first), so a chain may
+re-route a packet by re-marking it (floating IPs). With ``net.ipv4.fwmark_reflect=1``
+replies the host itself generates — gateway echo replies, ICMP frag-needed — route
+through the instance's table. The mark is cleared at postrouting (after SNAT) so
+VXLAN's underlay lookup is unaffected.
+
+Floating IPs (``FipNat``): DNAT at prerouting for the FIP arriving in the public
+instance, then a re-mark to the private table; the port's traffic its own table cannot
+route (``fib daddr . mark oif missing``) is re-marked to the public table and SNATed to
+the FIP at postrouting. Both directions of such flows use the private instance's zone.
 
 ACLs (forward hook, chain ``acl``): established/related conntrack entries are accepted
 first; a new flow then goes through its input vif's egress chains and its output vif's
@@ -25,7 +32,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from filament.datapath.state import AclRule, VifAcl
+from filament.datapath.state import AclRule, FipNat, VifAcl
 
 TABLE = "filament"
 DROPPED_SET = "dropped"
@@ -130,8 +137,40 @@ def _acl_part(acls: list[VifAcl]) -> str:
     )
 
 
+def _nat_part(nats: list[FipNat]) -> str:
+    """Floating IPs: DNAT in, re-route by mark after NAT, SNAT out (see ``FipNat``)."""
+    if not nats:
+        return ""
+    nats = sorted(set(nats))
+    dnat = "".join(f"    meta mark {n.public_table:#x} ip daddr {n.fip} dnat ip to {n.fixed}\n" for n in nats)
+    # after NAT: DNATed packets (and replies to SNATed ones) now go to the fixed IP, in the
+    # private zone the pre chain gave them: route them by the private instance's table
+    route = "".join(
+        f"    meta mark {n.public_table:#x} ct zone {n.zone} ip daddr {n.fixed} meta mark set {n.private_table:#x}\n"
+        for n in nats
+    )
+    # the port's packets its own instance has no route for leave by the public instance
+    # (fib reports no oif for local routes too: the gateway address is excluded first)
+    route += "".join(
+        f'    iifname "{n.vif}" meta mark {n.private_table:#x} fib daddr type != local '
+        f"fib daddr . mark oif missing meta mark set {n.public_table:#x}\n"
+        for n in nats if n.outbound
+    )
+    snat = "".join(
+        f"    meta mark {n.public_table:#x} ct zone {n.zone} ip saddr {n.fixed} snat ip to {n.fip}\n" for n in nats
+    )
+    return (
+        "  chain fip_dnat {\n    type nat hook prerouting priority dstnat; policy accept;\n"
+        f"{dnat}  }}\n"
+        "  chain fip_route {\n    type filter hook prerouting priority dstnat + 10; policy accept;\n"
+        f"{route}  }}\n"
+        "  chain fip_snat {\n    type nat hook postrouting priority srcnat; policy accept;\n"
+        f"{snat}  }}\n"
+    )
+
+
 def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
-           overrides: list[ZoneOverride] | None = None) -> str:
+           overrides: list[ZoneOverride] | None = None, nats: list[FipNat] | None = None) -> str:
     if not bindings:
         return ""
     # a packet's first `ct zone set` wins (it attaches a conntrack template), so the
@@ -152,8 +191,11 @@ def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
         f"{pre}  }}\n"
         "  chain out {\n    type filter hook output priority raw; policy accept;\n"
         f"{out}  }}\n"
-        "  chain post_fwd {\n    type filter hook forward priority 100; policy accept;\n"
+        # the mark has done its work once routed (and SNAT matched it): clear it so the
+        # VXLAN device's underlay lookup uses `main`
+        "  chain post {\n    type filter hook postrouting priority srcnat + 10; policy accept;\n"
         "    meta mark set 0\n  }\n"
+        f"{_nat_part(list(nats or ()))}"
         f"{_acl_part(list(acls or ()))}"
         "}\n"
     )

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 VROUTER_MAC = "00:00:5e:00:01:00"  # the original's vRouter MAC: every vif, every vRouter
 TABLE_BASE = 0x10000  # routing tables >= this (and < TABLE_LIMIT) belong to Filament
 TABLE_LIMIT = 0x2000000
-RULE_PRIORITY = 20100  # priority of every ip rule Filament installs
+RULE_PRIORITY = 20100  # priority of the ip rules selecting a table by input interface
+MARK_RULE_PRIORITY = 20050  # ... and by packet mark: the mark wins (nft may re-route a packet)
+RULE_PRIORITIES = (MARK_RULE_PRIORITY, RULE_PRIORITY)  # the rules Filament owns
 VXLAN_PREFIX = "flvx"
 VIF_ALIAS_PREFIX = "filament:"  # ifalias marking a vif Filament configured
 VXLAN_PORT = 4789
@@ -75,6 +77,11 @@ class Rule:
     fwmark: int = 0
     priority: int = RULE_PRIORITY
 
+    @staticmethod
+    def by_mark(table: int) -> "Rule":
+        """Packets marked with a table id use that table (before any by-interface rule)."""
+        return Rule(table, fwmark=table, priority=MARK_RULE_PRIORITY)
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class NextHop:
@@ -132,12 +139,31 @@ class VifAcl:
 
 
 @dataclass(frozen=True, slots=True, order=True)
+class FipNat:
+    """A floating IP as NAT on one host: traffic to ``fip`` arriving in the public
+    instance (``public_table``) is DNATed to ``fixed`` (the port on ``vif``, instance
+    ``private_table``); the port's traffic its own instance cannot route goes out through
+    the public instance, SNATed to ``fip``. Both directions live in conntrack ``zone``
+    (the private instance's). ``outbound``: this FIP is the port's way out (first one)."""
+
+    fip: str
+    fixed: str
+    vif: str
+    public_table: int
+    private_table: int
+    zone: int
+    outbound: bool = True
+
+
+@dataclass(frozen=True, slots=True, order=True)
 class Filter:
-    """The nftables side, rendered as one owned table (zones, marks, ACLs). ``acls`` is
-    what ``text`` was rendered from (for tests and introspect); equality is the text."""
+    """The nftables side, rendered as one owned table (zones, marks, ACLs, NAT). ``acls``
+    and ``nats`` are what ``text`` was rendered from (for tests and introspect);
+    equality is the text."""
 
     text: str = ""
     acls: tuple[VifAcl, ...] = field(default=(), compare=False)
+    nats: tuple[FipNat, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 Owned objects are recognised after a restart by: ifalias ``filament:<port>`` (vifs,
 which the orchestrator creates and we only configure), name prefix ``flvx`` (VXLAN
 devices), routing tables in ``[TABLE_BASE, TABLE_LIMIT)`` (routes, rules at priority
-``RULE_PRIORITY``), permanent neighbours/fdb entries on owned devices, and the nft
+``RULE_PRIORITIES``), permanent neighbours/fdb entries on owned devices, and the nft
 table ``inet filament``. Nothing else is read for reconciling or ever changed.
 
 Synchronous: call it from one worker thread, never on the asyncio loop.
@@ -23,7 +23,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from filament.datapath import nft
 from filament.datapath.base import DatapathError
 from filament.datapath.state import (
-    RULE_PRIORITY,
+    RULE_PRIORITIES,
     TABLE_BASE,
     TABLE_LIMIT,
     VIF_ALIAS_PREFIX,
@@ -115,8 +115,8 @@ class LinuxDatapath:
         rules = set()
         for r in self.ipr.get_rules(family=AF_INET):
             table = r.get("table")
-            if TABLE_BASE <= table < TABLE_LIMIT and r.get("priority") == RULE_PRIORITY:
-                rules.add(Rule(table, iif=r.get("iifname") or "", fwmark=r.get("fwmark") or 0))
+            if TABLE_BASE <= table < TABLE_LIMIT and r.get("priority") in RULE_PRIORITIES:
+                rules.add(Rule(table, iif=r.get("iifname") or "", fwmark=r.get("fwmark") or 0, priority=r.get("priority")))
 
         routes = set()
         for r in self.ipr.route("dump", family=AF_INET):

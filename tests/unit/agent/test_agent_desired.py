@@ -36,7 +36,7 @@ CASES = {
                 Route(T5, "100.64.1.1/32", kind="local", nexthops=(NextHop("lo"),)),
                 Route(T5, "0.0.0.0/0", kind="unreachable"),
             },
-            rules={Rule(T5, iif="tap1"), Rule(T5, iif="flvx5"), Rule(T5, fwmark=T5)},
+            rules={Rule(T5, iif="tap1"), Rule(T5, iif="flvx5"), Rule.by_mark(T5)},
             neighbours={Neighbour("tap1", "100.64.1.11", "02:00:00:00:00:11")},
             fdbs=set(),
         ),
