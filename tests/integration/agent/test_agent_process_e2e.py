@@ -10,16 +10,26 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import ROOT, ApiProcess, free_port
 from netns import Lab
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 pytestmark = [
     pytest.mark.integration,
@@ -97,7 +107,7 @@ def lab():
         lab.close()
 
 
-def test_processes_ping_across_hosts_and_networks_stay_isolated(lab, tmp_path):
+def test_processes_ping_across_hosts_and_networks_stay_isolated(lab, tmp_path, api_process):
     sfx = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
     h1, h2 = lab.ns("h1"), lab.ns("h2")
     lab.underlay(h1, h2, "198.18.4.1", "198.18.4.2")
@@ -107,7 +117,7 @@ def test_processes_ping_across_hosts_and_networks_stay_isolated(lab, tmp_path):
           ("blue", 1): lab.workload(h1, "tapb1", "b1", "100.64.1.11", "02:00:00:00:02:11", "100.64.1.1"),
           ("blue", 2): lab.workload(h2, "tapb2", "b2", "100.64.1.12", "02:00:00:00:02:12", "100.64.1.1")}
     xmpp = free_port()
-    up = ApiProcess(str(tmp_path / "up"), command="up", extra=[
+    up = api_process(str(tmp_path / "up"), command="up", extra=[
         "--xmpp-port", str(xmpp), "--introspect-port", str(free_port()), "--bgp-port", "0"])
     agents: list[Agent] = []
     try:
