@@ -374,9 +374,10 @@ async def run_one(kind: str, family: str, updates: list[bytes], n: int, args) ->
             mon.close()
             await asyncio.to_thread(refl.stop)
         if kind == "filament" and args.profile and refl.profile_path and refl.profile_path.exists():
-            print(f"\ncProfile of the Filament control node ({family}, {n} routes), top 25 by own time:")
+            print(f"\ncProfile of the Filament control node ({family}, {n} routes), top 25 by own and by cumulative time:")
             st = pstats.Stats(str(refl.profile_path))
             st.sort_stats("tottime").print_stats(25)
+            st.sort_stats("cumulative").print_stats(40)
     total = (got.last - t0) if got.routes else 0.0
     return Result(REFLECTORS[kind].name, family, got.routes, n, total, got.last - got.first, got.update_bytes, cpu)
 
