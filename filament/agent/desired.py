@@ -9,8 +9,8 @@ network is unknown is left unconfigured (fail closed).
 
 ACLs (``port_acls``): a port's network ACL (if its network has a policy) and its
 security groups' ACLs become per-vif ``VifAcl`` chains, each ending in a default deny.
-Remote sides resolve to prefixes: a network to its subnets, a group id to the local
-ports in that group, a CIDR to itself; what does not resolve matches nothing (fail
+Remote sides resolve to prefixes: a network to its subnets, a group id to its members
+(local ports in the group, and routes carrying its id), a CIDR to itself; what does not resolve matches nothing (fail
 closed). A port without groups has no SG stage; an attached group not (yet) in config
 has no rules, so its default deny applies.
 
@@ -112,9 +112,7 @@ def _resolve(addr: AclAddress, port: Port, view: AgentView) -> tuple[str, ...] |
         net = view.networks.get(port.vrf) if addr.kind == "local" else nets.get(addr.value)
         return tuple(sorted(s.prefix for s in net.subnets)) or None if net else None
     if addr.kind == "group":
-        ids = {n for n, g in view.security_groups.items() if str(g.id) == addr.value}
-        ips = sorted({f"{p.ip}/32" for p in configured_ports(view) if ids & set(p.security_groups)})
-        return tuple(ips) or None
+        return group_members(view, addr.value) or None
     if addr.kind == "prefix":
         out = []
         for p in addr.value.split(","):
@@ -126,6 +124,16 @@ def _resolve(addr: AclAddress, port: Port, view: AgentView) -> tuple[str, ...] |
                 out.append(str(net))
         return tuple(sorted(out)) or None
     return None
+
+
+def group_members(view: AgentView, group_id: str) -> tuple[str, ...]:
+    """Prefixes of a security group's members: local ports in the group, and every route
+    in the agent's VRFs that carries the group's id (members on other hosts)."""
+    names = {n for n, g in view.security_groups.items() if str(g.id) == group_id}
+    out = {f"{p.ip}/32" for p in configured_ports(view) if names & set(p.security_groups)}
+    for routes in view.routes.values():
+        out.update(r.prefix for r in routes.values() if any(str(i) == group_id for i in r.security_groups))
+    return tuple(sorted(out))
 
 
 def _local_matches(addr: AclAddress, port: Port) -> bool:

@@ -209,3 +209,25 @@ def test_bidirectional_deny_blocks_the_reverse_direction():
     assert verdict(acls, "tapb", "tap3", "6", "100.64.2.21", "100.64.1.13", 80) == ("drop", "deny-pair")
     assert verdict(acls, "tap3", "tapb", "6", "100.64.1.13", "100.64.2.21", 22) == ("drop", "deny-pair")
     assert verdict(acls, "tap3", "x", "6", "100.64.1.13", "8.8.8.8", 22) == ("pass", "any-any")
+
+
+def test_group_rule_matches_members_on_other_hosts_by_route_community():
+    """A group-id rule matches local members and every route carrying the group's id
+    (the control node passes the publishing agent's security-group ids through)."""
+    from filament.agent.view import PathNextHop, RouteIn
+
+    def route(prefix, *sgs):
+        return RouteIn(prefix, (PathNextHop("198.18.0.2", 5),), sgs)
+
+    routes = {RED.vrf: {"100.64.1.21/32": route("100.64.1.21/32", 8000001),
+                        "100.64.1.22/32": route("100.64.1.22/32"),
+                        "100.64.1.23/32": route("100.64.1.23/32", 8000002, 8000001)},
+              BLUE.vrf: {"100.64.2.24/32": route("100.64.2.24/32", 8000001)}}
+    v = AgentView(H, {RED.vrf: RED, BLUE.vrf: BLUE}, {"p1": P1}, routes, {WEB.name: WEB})
+    acls = desired_state(v).filter.acls
+    for src in ("100.64.1.21", "100.64.1.23", "100.64.2.24"):
+        assert verdict(acls, "x", "tap1", "1", src, "100.64.1.11") == ("pass", "from-web"), src
+    assert verdict(acls, "x", "tap1", "1", "100.64.1.22", "100.64.1.11") == ("drop", "default-deny sg ingress tap1")
+    # the member leaves (its route goes): fail closed again
+    v2 = AgentView(H, v.networks, v.ports, {RED.vrf: {}}, v.security_groups)
+    assert verdict(desired_state(v2).filter.acls, "x", "tap1", "1", "100.64.1.21", "100.64.1.11")[0] == "drop"
