@@ -264,6 +264,21 @@ def desired_state(view: AgentView) -> DatapathState:
     )
 
 
+def policy_enabled(view: AgentView, port: Port) -> bool:
+    """The vif's "P" flag, as the original agent computes it (``VmInterface::
+    PolicyEnabled`` of the seeds' era): its network has an ACL, or the port has security
+    groups or a floating IP. Exactly the ports this datapath filters or NATs."""
+    net = view.networks.get(port.vrf)
+    if net is not None and net.acl is not None:
+        return True
+    return bool(port.security_groups) or any(p.uuid == port.uuid for p, _, _ in bound_floating_ips(view))
+
+
+def vif_flags(view: AgentView, port: Port) -> str:
+    """Flags as ``vif --list`` prints them for a workload port: P (policy), L3, L2, D (DHCP)."""
+    return ("P" if policy_enabled(view, port) else "") + "L3L2D"
+
+
 def advertisement(view: AgentView) -> tuple[frozenset[str], dict[tuple[str, str], xm.RouteEntry]]:
     """What the agent tells the control node: the VRFs to subscribe to and the routes to
     publish, by (vrf, prefix). Each configured port's ``/32`` in its VRF and each bound

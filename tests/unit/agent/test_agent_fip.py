@@ -123,3 +123,16 @@ def test_inet_routes_keep_security_groups_and_merge_ecmp():
     assert r.nexthops == (PathNextHop("198.18.0.2", 5), PathNextHop("198.18.0.3", 5))
     assert r.security_groups == (8000001, 8000002)
     assert list(got) == ["d:p:red:red"]
+
+
+@pytest.mark.parametrize("nets,port,flags", [
+    ((RED,), P2, "L3L2D"),  # no policy, no group, no FIP: no flow processing (seed 003's vif --list)
+    ((RED,), P1, "PL3L2D"),  # security groups
+    ((Network(RED.vrf, 5, RED.subnets, acl=()),), P2, "PL3L2D"),  # the network has a policy ACL
+    ((RED, pub(9, "pub", FloatingIp("100.64.9.100", "p2"))), P2, "PL3L2D"),  # a floating IP
+    ((RED, pub(9, "pub", FloatingIp("100.64.9.100", "p1"))), P2, "L3L2D"),  # someone else's
+])
+def test_vif_policy_flag(nets, port, flags):
+    from filament.agent.desired import vif_flags
+
+    assert vif_flags(view(nets), port) == flags
