@@ -19,7 +19,7 @@ from aiohttp import web
 
 from filament.agent.ports import port_state
 from filament.agent.view import AclAddress, AclEntry
-from filament.control.sandesh import STYLESHEET, L, S, response_xml
+from filament.wire.sandesh import STYLESHEET, L, S, response_xml
 from filament.datapath.state import VROUTER_MAC, table_for_vni
 
 MODULE_ID = "contrail-vrouter-agent"

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from filament.control.node import ControlNode
 from filament.control.path import ecmp_paths
-from filament.control.sandesh import L, S, response_xml, timestamp
+from filament.wire.sandesh import L, S, response_xml, timestamp
 from filament.control.table import family_of
 
 REQUESTS: dict[str, tuple[list[str], str]] = {}
