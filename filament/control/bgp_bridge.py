@@ -10,7 +10,9 @@ coalescing Adj-RIB-Out. ``export_path`` is the pure decision.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass, field
 
 from filament.control.bgp_routes import FAMILY_TABLE, TABLE_FAMILY, attributes_for, nlri_for, path_from_bgp
 from filament.control.bgp_session import BgpSession
@@ -73,6 +75,16 @@ def membership_target(nlri: RtMembership) -> str:
     return DEFAULT_RT if nlri.target is None else str(nlri.target)
 
 
+@dataclass
+class GracefulRestart:
+    """A GR-capable neighbor's restart in progress: its paths are kept stale until it
+    sends End-of-RIB for each family (or ``restart_time`` passes)."""
+
+    tables: set[str]
+    timer: asyncio.TimerHandle | None = None
+    pending_eor: set[str] = field(default_factory=set)
+
+
 class BgpBridge:
     """BgpHandler for all sessions of a control node; owns the ``BgpSpeaker``."""
 
@@ -83,6 +95,7 @@ class BgpBridge:
         self._adv: dict[str, dict[tuple[str, str], tuple[Family, object]]] = {}
         # per neighbor: RT membership it advertised (RFC 4684): route target -> NLRIs asking for it
         self._interest: dict[str, dict[str, set[RtMembership]]] = {}
+        self.restarting: dict[str, GracefulRestart] = {}
 
     @property
     def rib(self) -> Rib:
@@ -146,8 +159,19 @@ class BgpBridge:
     # ---- BgpHandler -----------------------------------------------------------------
 
     def on_established(self, session: BgpSession) -> None:
-        self._adv[session.config.name] = {}
-        self._interest[session.config.name] = {}
+        name = session.config.name
+        self._adv[name] = {}
+        gr = self.restarting.get(name)
+        if gr is not None:
+            gr_cap = session.negotiated.peer_gr
+            still = {FAMILY_TABLE[f] for f, _fwd in (gr_cap.families if gr_cap else ()) if FAMILY_TABLE.get(f) in gr.tables}
+            if gr.tables - still:  # families it no longer preserves: their stale paths go now
+                self._sweep(name, gr.tables - still)
+            gr.tables = gr.pending_eor = still
+            if not still:
+                self._end_restart(name)
+        else:
+            self._interest[name] = {}
         for tname in TABLE_FAMILY:
             self._export_table(session, tname)
 
@@ -194,13 +218,75 @@ class BgpBridge:
             self._export_table(session, tname)
 
     def on_end_of_rib(self, session: BgpSession, family: Family) -> None:
-        pass
+        name = session.config.name
+        gr = self.restarting.get(name)
+        table = FAMILY_TABLE.get(family)
+        if gr is None or table not in gr.pending_eor:
+            return
+        gr.pending_eor.discard(table)
+        self._sweep(name, {table})
+        if not gr.pending_eor:
+            self._end_restart(name)
 
     def on_closed(self, session: BgpSession, reason: str) -> None:
-        self._adv.pop(session.config.name, None)
-        self._interest.pop(session.config.name, None)
-        self.rib.remove_peer(session.config.name, self.node.now())
+        name = session.config.name
+        self._adv.pop(name, None)
+        gr_cap = session.negotiated.peer_gr
+        tables = {FAMILY_TABLE[f] for f, _fwd in (gr_cap.families if gr_cap else ()) if f in FAMILY_TABLE}
+        if session.config.gr_helper and session.closed_gracefully and gr_cap and gr_cap.restart_time and tables:
+            self._start_restart(name, tables, gr_cap.restart_time)
+            return
+        self._end_restart(name)
+        self._interest.pop(name, None)
+        self.rib.remove_peer(name, self.node.now())
         self.node.flush()
+
+    # ---- graceful restart (helper, RFC 4724 §4.2) -----------------------------------
+
+    def _start_restart(self, name: str, tables: set[str], restart_time: int) -> None:
+        """Keep the neighbor's paths in ``tables`` as stale; drop the rest."""
+        old = self.restarting.pop(name, None)
+        if old is not None and old.timer is not None:
+            old.timer.cancel()
+        now = self.node.now()
+        for table, key in self.rib.peer_paths(name):
+            if table not in tables:
+                self.rib.remove_bgp_path(name, table, key, now)
+        n = self.rib.mark_stale(name, now)
+        timer = asyncio.get_running_loop().call_later(restart_time, self._restart_expired, name)
+        self.restarting[name] = GracefulRestart(set(tables), timer, set(tables))
+        log.info("bgp %s restarting: %d paths kept stale for up to %ds", name, n, restart_time)
+        self.node.flush()
+
+    def _restart_expired(self, name: str) -> None:
+        gr = self.restarting.get(name)
+        if gr is None:
+            return
+        log.info("bgp %s: restart time expired, removing its stale paths", name)
+        self._sweep(name, gr.tables)
+        self._end_restart(name)
+
+    def _sweep(self, name: str, tables: set[str]) -> None:
+        n = self.rib.sweep_stale(name, self.node.now(), tables=tables)
+        if RTARGET_TABLE in tables:
+            interest: dict[str, set[RtMembership]] = {}
+            for table, key in self.rib.peer_paths(name):
+                if table == RTARGET_TABLE:
+                    nlri = nlri_for(table, key, Path(peer=name))
+                    interest.setdefault(membership_target(nlri), set()).add(nlri)
+            self._interest[name] = interest
+            sess = next((s for s in self.sessions() if s.config.name == name and s.established), None)
+            if sess is not None:
+                for tname in VPN_EXPORT_TABLES:
+                    self._export_table(sess, tname)
+        if n:
+            log.info("bgp %s: swept %d stale paths", name, n)
+        self.node.flush()
+
+    def _end_restart(self, name: str) -> None:
+        gr = self.restarting.pop(name, None)
+        if gr is not None and gr.timer is not None:
+            gr.timer.cancel()
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -210,6 +296,7 @@ class BgpBridge:
         await self.speaker.reconcile(list(configs))
         gone = before - {s.config.name for s in self.sessions()}
         for name in gone:
+            self._end_restart(name)
             self._adv.pop(name, None)
             self._interest.pop(name, None)
             self.rib.remove_peer(name, self.node.now())

@@ -41,6 +41,7 @@ def bgp_peer_configs(objects: dict[str, dict[str, dict]], hostname: str, *, defa
     me = _params(routers[me_uuid])
     local_asn = me.get("local_autonomous_system") or me.get("autonomous_system") or default_asn
     my_families = _families(((me.get("address_families") or {}).get("family")) or CONTROL_NODE_FAMILIES)
+    gr_helper = _gr_helper(objects)
     links: dict[str, dict] = {}
     for ref in routers[me_uuid].get("bgp_router_refs") or []:
         links[ref.get("uuid", "")] = _session_attrs(ref)
@@ -80,5 +81,16 @@ def bgp_peer_configs(objects: dict[str, dict[str, dict]], hostname: str, *, defa
             passive=bool(attrs.get("passive")),
             peer_router_id=p.get("identifier") or p["address"],
             md5_key=keys[0] if keys else "",
+            gr_helper=gr_helper,
         ))
     return out
+
+
+def _gr_helper(objects: dict[str, dict[str, dict]]) -> bool:
+    """GR helper toward BGP neighbors: on unless global-system-config's
+    graceful_restart_parameters set both ``enable`` and ``bgp_helper_enable`` and one is false."""
+    gsc = next(iter((objects.get("global-system-config") or {}).values()), {}) or {}
+    grp = gsc.get("graceful_restart_parameters") or {}
+    if grp.get("enable") is None or grp.get("bgp_helper_enable") is None:
+        return True
+    return bool(grp["enable"]) and bool(grp["bgp_helper_enable"])

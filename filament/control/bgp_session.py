@@ -56,6 +56,7 @@ class BgpPeerConfig:
     max_prefixes: int = 0  # 0: unlimited
     peer_router_id: str = ""  # when known: decides connection collisions up front
     md5_key: str = ""  # RFC 2385 key from config (not applied to the socket yet)
+    gr_helper: bool = True  # keep a GR-capable peer's routes as stale while it restarts (RFC 4724)
 
     @property
     def ibgp(self) -> bool:
@@ -115,6 +116,9 @@ class BgpSession:
         self._runner: asyncio.Task | None = None
         self._received: dict[Family, set] = {}
         self._stopped = False
+        # whether the last Established session ended the way a restart does (no NOTIFICATION
+        # either way, or our hold timer expiring), so a GR helper keeps the peer's routes
+        self.closed_gracefully = False
         self.local_next_hop = config.local_address or config.router_id
         self._idle = asyncio.Event()
         self._idle.set()
@@ -248,6 +252,7 @@ class BgpSession:
         self._received.clear()
         self._negotiated_event = asyncio.Event()
         reason = "closed"
+        graceful = True
         tasks: list[asyncio.Task] = []
         try:
             self._send(self._open())
@@ -257,9 +262,11 @@ class BgpSession:
             reason = "peer closed the connection"
         except BgpError as exc:
             reason = f"sent NOTIFICATION {exc.code}/{exc.subcode}: {exc.reason}"
+            graceful = exc.code == E.HOLD_TIMER_EXPIRED
             self._notify(exc.code, exc.subcode, exc.data)
         except _PeerNotification as exc:
             reason = f"received NOTIFICATION {exc.notification}"
+            graceful = False
         except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
             reason = f"connection lost: {exc!r}"
         finally:
@@ -275,6 +282,7 @@ class BgpSession:
             self._writer = None
             self._idle.set()
             if was == ESTABLISHED:
+                self.closed_gracefully = graceful and not self._stopped
                 self.stats.flaps += 1
                 self.stats.flap_time = time.time()
                 log.info("bgp %s down: %s", self.config.name, reason)
@@ -330,6 +338,7 @@ class BgpSession:
     def _receive_update(self, update: Update) -> None:
         eor = update.end_of_rib
         if eor is not None:
+            log.debug("bgp %s: End-of-RIB for %s", self.config.name, eor)
             self.handler.on_end_of_rib(self, eor)
             return
         fams = self.negotiated.families
@@ -374,6 +383,10 @@ class BgpSession:
         cl += [caps.RouteRefresh(), caps.FourOctetAs(cfg.local_asn)]
         if cfg.graceful_restart_time:
             cl.append(caps.GracefulRestart(cfg.graceful_restart_time, families=tuple((f, False) for f in cfg.families)))
+        elif cfg.gr_helper:
+            # RFC 4724 §3: the capability without families says "I can help you restart";
+            # peers (gobgpd) send End-of-RIB only to GR-capable neighbors
+            cl.append(caps.GracefulRestart(0))
         return Open(cfg.local_asn, cfg.hold_time, cfg.router_id, tuple(cl))
 
     def _send(self, msg) -> None:

@@ -454,10 +454,13 @@ class Rib:
             m.stale = True
         return n
 
-    def sweep_stale(self, peer: str, now: float) -> int:
-        """Delete the peer's paths and subscriptions still stale (not refreshed)."""
+    def sweep_stale(self, peer: str, now: float, tables: set[str] | None = None) -> int:
+        """Delete the peer's paths (in ``tables``, default all) and subscriptions still
+        stale (not refreshed)."""
         n = 0
         for tname, key in list(self._peer_primaries.get(peer, ())):
+            if tables is not None and tname not in tables:
+                continue
             p = self.tables[tname].routes[key].get((peer, ""))
             if p is not None and p.stale:
                 self._remove_primary(peer, tname, key, now)

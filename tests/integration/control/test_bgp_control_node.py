@@ -48,11 +48,26 @@ def bgp_routers(gobgp_port: int) -> dict:
     }}
 
 
+DEFAULT_FAMILIES = """
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "l3vpn-ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "l2vpn-evpn"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "rtc"
+"""
+
+
 class GoBgp:
     """gobgpd as user nobody; it dials the control node's BGP port (its router id is
     higher, so under the mesh rule it is the one that connects)."""
 
     def __init__(self, tmp: Path, remote_port: int, *, neighbor_extra: str = "", port: int | None = None):
+        """``neighbor_extra``: TOML for the neighbor after its timers, replacing the
+        default afi-safi blocks (l3vpn-ipv4-unicast, l2vpn-evpn, rtc)."""
         self.port = port or free_port(THEIRS)
         self.api = free_port()
         self.tmp = tmp
@@ -73,16 +88,7 @@ class GoBgp:
   [neighbors.timers.config]
     connect-retry = 1
     hold-time = 30
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l3vpn-ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l2vpn-evpn"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "rtc"
-{neighbor_extra}
+{neighbor_extra or DEFAULT_FAMILIES}
 """)
         tmp.chmod(0o777)
         self.start()

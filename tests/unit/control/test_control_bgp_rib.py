@@ -156,6 +156,7 @@ class FakeSession:
     config: BgpPeerConfig
     negotiated: Negotiated
     established: bool = True
+    closed_gracefully: bool = False
     out: dict = field(default_factory=dict)
 
     def advertise(self, family, nlri, attributes, next_hop=""):

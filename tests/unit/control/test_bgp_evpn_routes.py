@@ -16,7 +16,7 @@ from filament.wire.bgp.attr.pmsi import INGRESS_REPLICATION, PmsiTunnel
 from filament.wire.bgp.nlri.evpn import ESI_ZERO, InclusiveMulticast, MacIpAdvertisement
 from filament.wire.xmpp.model import BROADCAST_MAC, NextHop, RouteEntry
 from tests.unit.control.test_control_bgp_rib import RED, RT1, FakeNode
-from tests.unit.control.test_bgp_rtc import announce, membership, session
+from tests.unit.control.test_bgp_rtc_filter import announce, membership, session
 
 VTEP, VNI, MAC, IP = "198.18.5.1", 5001, "02:00:00:00:00:31", "10.1.0.31"
 
