@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from filament.agent.desired import vif_flags
 from filament.agent.ports import port_state
 from filament.agent.view import AclAddress, AclEntry
 from filament.wire.sandesh import STYLESHEET, L, S, response_xml
@@ -55,7 +56,7 @@ def interfaces(svc, stats: dict[str, dict]) -> list[dict]:
             "ip_addr": port.ip if port else rec.ip,
             "vrf_name": port.vrf if port else "", "vrf": table_for_vni(net.vni) - table_for_vni(0) if net else -1,
             "active": "Active" if vif else "Inactive", "mtu": vif.mtu if vif else 0,
-            "flags": "PL3L2D" if vif else "", "stats": stats.get(rec.ifname, {}),
+            "flags": vif_flags(view, port) if vif and port else "", "stats": stats.get(rec.ifname, {}),
             "acls": [{"stage": a.stage, "direction": a.direction, "rules": [r.uuid for r in a.rules]}
                      for a in svc.desired.filter.acls if a.vif == rec.ifname],
         })

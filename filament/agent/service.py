@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from filament.agent import config as agent_config
-from filament.agent.desired import configured_ports, desired_state
+from filament.agent.desired import advertisement, desired_state
 from filament.agent.ports import (
     BINDING,
     PortError,
@@ -26,10 +26,9 @@ from filament.agent.ports import (
     vm_items,
 )
 from filament.agent.reconcile import PassResult, converge
-from filament.agent.view import AgentView, Host, PathNextHop, RouteIn
-from filament.agent.xmpp_client import ControlSession
+from filament.agent.view import AgentView, Host
+from filament.agent.xmpp_client import ControlSession, inet_routes
 from filament.datapath.state import DatapathState
-from filament.wire.xmpp.model import NextHop, RouteEntry
 
 log = logging.getLogger("filament.agent")
 
@@ -47,23 +46,6 @@ class AgentOptions:
     ports_dir: str = "/var/lib/filament/ports"
     resync_interval: float = 10.0
     sync_timeout: float = 30.0  # first reconcile waits for a control node's EoR this long
-
-
-def routes_from(tables: dict[str, dict[str, RouteEntry]]) -> dict[str, dict[str, RouteIn]]:
-    """inet routes the control node sent, per VRF (VNI from the next hop, VXLAN only)."""
-    out: dict[str, dict[str, RouteIn]] = {}
-    for node, items in tables.items():
-        if not node.startswith("1/1/"):
-            continue
-        vrf = node[4:]
-        merged: dict[str, set[PathNextHop]] = {}
-        for entry in items.values():
-            for nh in entry.next_hops:
-                vni = nh.vni or nh.label
-                if vni and (not nh.encap or "vxlan" in nh.encap):
-                    merged.setdefault(entry.address, set()).add(PathNextHop(nh.address, vni))
-        out[vrf] = {p: RouteIn(p, tuple(sorted(h, key=lambda x: (x.address, x.vni)))) for p, h in merged.items()}
-    return out
 
 
 class AgentService:
@@ -143,21 +125,13 @@ class AgentService:
         tables = s.effective_routes() if s else {}
         nets = agent_config.networks(db)
         vmis = agent_config.vmis(db)
-        return AgentView(self.host, nets, local_ports(self.records, vmis, nets), routes_from(tables),
+        return AgentView(self.host, nets, local_ports(self.records, vmis, nets), inet_routes(tables),
                          agent_config.security_groups(db))
 
     def _publish(self, view: AgentView) -> None:
-        wanted: dict[tuple[str, str], RouteEntry] = {}
-        vrfs = set()
-        for port in configured_ports(view):
-            net = view.networks[port.vrf]
-            vn = port.vrf.rsplit(":", 1)[0]
-            vrfs.add(port.vrf)
-            nh = NextHop(self.host.vtep, mac=port.mac, label=net.vni, vni=net.vni, encap=("vxlan",), virtual_network=vn)
-            wanted[(port.vrf, f"{port.ip}/32")] = RouteEntry(1, 1, address=f"{port.ip}/32", next_hops=(nh,),
-                                                             virtual_network=vn, local_pref=100)
+        vrfs, wanted = advertisement(view)
         for s in self.sessions:
-            s.wanted_vrfs = vrfs
+            s.wanted_vrfs = set(vrfs)
             s.sync_subscriptions()
             s.set_published(wanted)
 

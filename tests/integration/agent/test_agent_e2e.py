@@ -134,7 +134,7 @@ async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
                                         headers=as_json)).json()
         text = format_vifs(itf["interfaces"])
         assert "OS: tapw1" in text and "Type:Virtual HWaddr:00:00:5e:00:01:00 IPaddr:6440010b" in text
-        assert "Flags:PL3L2D MTU:1550" in text and "RX packets:" in text
+        assert "Flags:L3L2D MTU:1550" in text and "RX packets:" in text
         hops = [h for r in rts["routes"] if r["prefix"] == "100.64.1.12/32" for h in r["next_hops"]]
         assert len(hops) == 1 and hops[0]["via"] == "198.18.0.2" and hops[0]["dev"].startswith("flvx"), rts
         # `filament vr intf | vrf | route -v` over the same introspect

@@ -2,11 +2,7 @@
 red, 100.64.1.11) on h1 gets 100.64.9.100 from a pool of the public network pub,
 where wp (100.64.9.12) lives on h2. h1's agent publishes the FIP /32 in pub's VRF; wp
 pings it and gets replies; w1 sees wp's own address as the source, and reaches wp with
-the FIP as its source. Deleting the FIP stops both.
-
-``Agent`` is the agent service with its route publishing and route reading taken from
-the pure calculation (``desired.advertisement``, ``xmpp_client.inet_routes``): the hook
-service.py needs for floating IPs and remote security-group members."""
+the FIP as its source. Deleting the FIP stops both."""
 
 from __future__ import annotations
 
@@ -19,12 +15,7 @@ import uuid
 import aiohttp
 import pytest
 
-from filament.agent import config as agent_config
-from filament.agent.desired import advertisement
-from filament.agent.ports import local_ports
 from filament.agent.service import AgentOptions, AgentService
-from filament.agent.view import AgentView
-from filament.agent.xmpp_client import inet_routes
 from filament.compiler.service import CompilerService
 from filament.config.client import ConfigClient
 from filament.control.node import ControlOptions
@@ -46,25 +37,6 @@ PEER_SERVER = ("import socket,sys\n"
                "while True:\n c,a=s.accept(); c.sendall(a[0].encode()); c.close()\n")
 PEER_CLIENT = ("import socket,sys\n"
                "c=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2); print(c.recv(64).decode())\n")
-
-
-class Agent(AgentService):
-    """AgentService publishing ``advertisement(view)`` and reading routes with their
-    security-group ids (``inet_routes``)."""
-
-    def compute(self) -> AgentView:
-        s = next((x for x in self.sessions if x.up.is_set()), self.sessions[0] if self.sessions else None)
-        db = s.effective_config() if s else agent_config.ConfigDB()
-        nets = agent_config.networks(db)
-        return AgentView(self.host, nets, local_ports(self.records, agent_config.vmis(db), nets),
-                         inet_routes(s.effective_routes() if s else {}), agent_config.security_groups(db))
-
-    def _publish(self, view: AgentView) -> None:
-        vrfs, wanted = advertisement(view)
-        for s in self.sessions:
-            s.wanted_vrfs = set(vrfs)
-            s.sync_subscriptions()
-            s.set_published(wanted)
 
 
 def peer_seen(ns: str, dst: str, port: int) -> str:
@@ -116,7 +88,7 @@ async def test_floating_ip_is_nat(api_server, lab, tmp_path):
     comp = CompilerService(api_server, name=f"comp-{sfx}")
     ctl = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, bgp_port=0, name=f"ctl-{sfx}",
                              options=ControlOptions())
-    agents: list[Agent] = []
+    agents: list[AgentService] = []
     servers: list[subprocess.Popen] = []
     try:
         red = await api.create("virtual-network", _vn_body(f"red-{sfx}", 1))
@@ -142,7 +114,7 @@ async def test_floating_ip_is_nat(api_server, lab, tmp_path):
             opts = AgentOptions(f"cn{i}-{sfx}", f"198.18.0.{i}", "ul0", 1600, [("127.0.0.1", ctl.xmpp_port)],
                                 f"127.0.0.{50 + i}", port_api=("127.0.0.1", 0), introspect=("127.0.0.1", 0),
                                 ports_dir=str(tmp_path / f"ports{i}"), resync_interval=2.0)
-            a = Agent(opts, lambda ns=ns: LinuxDatapath(ns))
+            a = AgentService(opts, lambda ns=ns: LinuxDatapath(ns))
             await a.start()
             agents.append(a)
         async with aiohttp.ClientSession() as http:

@@ -189,7 +189,7 @@ def test_processes_ping_across_hosts_and_networks_stay_isolated(lab, tmp_path, a
         out = filament("vif", "--list", "--agent", a1)
         assert out.returncode == 0, out.stderr
         assert "OS: tapr1" in out.stdout and "OS: tapb1" in out.stdout and "IPaddr:6440010b" in out.stdout
-        assert "Flags:PL3L2D MTU:1550" in out.stdout
+        assert "Flags:L3L2D MTU:1550" in out.stdout
         rx = [int(line.split("packets:")[1].split()[0]) for line in out.stdout.splitlines() if "RX packets:" in line]
         assert rx and max(rx) > 0
         out = filament("flow", "-l", "--netns", h1, "--agent", a1)

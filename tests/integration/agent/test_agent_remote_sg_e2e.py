@@ -14,7 +14,7 @@ import uuid
 import aiohttp
 import pytest
 
-from filament.agent.service import AgentOptions
+from filament.agent.service import AgentOptions, AgentService
 from filament.cli.flow import flows
 from filament.compiler.service import CompilerService
 from filament.config.client import ConfigClient
@@ -23,7 +23,6 @@ from filament.control.service import ControlNodeService
 
 from netns import Lab
 from test_agent_e2e import GSC, IPAM, PROJ, make_port, port_body, until
-from test_agent_fip_e2e import Agent
 
 pytestmark = [
     pytest.mark.integration,
@@ -62,7 +61,7 @@ async def test_remote_group_member_allowed_non_member_dropped(api_server, lab, t
     comp = CompilerService(api_server, name=f"comp-{sfx}")
     ctl = ControlNodeService(api_server, host="127.0.0.1", xmpp_port=0, introspect_port=0, bgp_port=0, name=f"ctl-{sfx}",
                              options=ControlOptions())
-    agents: list[Agent] = []
+    agents: list[AgentService] = []
     try:
         vn = await api.create("virtual-network", {
             "fq_name": PROJ + [f"red-{sfx}"], "parent_type": "project",
@@ -99,7 +98,7 @@ async def test_remote_group_member_allowed_non_member_dropped(api_server, lab, t
             opts = AgentOptions(f"cn{i}-{sfx}", f"198.18.0.{i}", "ul0", 1600, [("127.0.0.1", ctl.xmpp_port)],
                                 f"127.0.0.{60 + i}", port_api=("127.0.0.1", 0), introspect=("127.0.0.1", 0),
                                 ports_dir=str(tmp_path / f"ports{i}"), resync_interval=2.0)
-            a = Agent(opts, lambda ns=ns: LinuxDatapath(ns))
+            a = AgentService(opts, lambda ns=ns: LinuxDatapath(ns))
             await a.start()
             agents.append(a)
         async with aiohttp.ClientSession() as http:

@@ -8,7 +8,7 @@ import pytest
 
 from filament.agent.config import ConfigDB, networks, vmis
 from filament.agent.ports import PortError, PortStore, local_ports, parse_port
-from filament.agent.service import routes_from
+from filament.agent.xmpp_client import inet_routes as routes_from
 from filament.wire.xmpp.model import ConfigLink, ConfigNode, ConfigUpdate, NextHop, RouteEntry
 
 VN = ("virtual-network", "default-domain:p:red")
