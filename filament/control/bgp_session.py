@@ -15,11 +15,13 @@ import dataclasses
 import ipaddress
 import logging
 import random
+import socket
 import struct
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from filament.control.bgp_md5 import set_md5
 from filament.wire.bgp import (
     IPV4_UNICAST, BgpError, Context, Keepalive, Notification, Open, RouteRefresh, Update, decode_message, encode_message,
 )
@@ -55,7 +57,7 @@ class BgpPeerConfig:
     graceful_restart_time: int = 0  # 0: do not advertise the GR capability
     max_prefixes: int = 0  # 0: unlimited
     peer_router_id: str = ""  # when known: decides connection collisions up front
-    md5_key: str = ""  # RFC 2385 key from config (not applied to the socket yet)
+    md5_key: str = ""  # RFC 2385 TCP-MD5 key (listener and dialer sockets)
     gr_helper: bool = True  # keep a GR-capable peer's routes as stale while it restarts (RFC 4724)
 
     @property
@@ -193,13 +195,7 @@ class BgpSession:
         while not self._stopped:
             self.state = CONNECT
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(
-                        self.config.address, self.config.port,
-                        local_addr=(self.config.local_address, 0) if self.config.local_address else None,
-                    ),
-                    timeout=max(self.config.connect_retry, 1.0),
-                )
+                reader, writer = await asyncio.wait_for(self._connect(), timeout=max(self.config.connect_retry, 1.0))
             except (OSError, asyncio.TimeoutError) as exc:
                 self.state = ACTIVE
                 self.stats.last_error = f"connect: {exc}"
@@ -209,6 +205,23 @@ class BgpSession:
             await self._serve(reader, writer)
             if not self._stopped:
                 await asyncio.sleep(self.config.connect_retry * self.rng.uniform(0.75, 1.0))
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to the peer, signed with TCP-MD5 when a key is configured."""
+        cfg = self.config
+        family = socket.AF_INET6 if ":" in cfg.address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            if cfg.md5_key:
+                set_md5(sock, cfg.address, cfg.md5_key)
+            if cfg.local_address:
+                sock.bind((cfg.local_address, 0))
+            await asyncio.get_running_loop().sock_connect(sock, (cfg.address, cfg.port))
+        except BaseException:
+            sock.close()
+            raise
+        return await asyncio.open_connection(sock=sock)
 
     async def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve an inbound connection. If a session is already past OpenSent this one
