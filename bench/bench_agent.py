@@ -573,14 +573,15 @@ def print_throughput(args, early: dict[str, list[float]], late: dict[str, list[f
 def as_agent(out: str, profile: bool, argv: list[str]) -> int:
     """Run ``python -m filament.agent argv``, logging every reconcile pass to
     OUT.passes.jsonl: perf_counter at its start, after observing, at its end, and the ops
-    applied by kind (CLOCK_MONOTONIC is shared by processes, so passes line up with the
+    applied by kind; and each route update received from the control node (CLOCK_MONOTONIC is shared by processes, so passes line up with the
     benchmark's own timestamps). With ``profile`` also cProfile the event loop thread
     (OUT.loop.prof) and the converge calls in the datapath thread (OUT.passes.prof;
     cProfile only sees the thread that enabled it)."""
     import cProfile
 
     from filament.agent import __main__ as agent_main
-    from filament.agent import reconcile, service
+    from filament.agent import reconcile, service, xmpp_client
+    from filament.wire.xmpp.model import RouteUpdate
 
     passes = cProfile.Profile()
     log = open(out + ".passes.jsonl", "w")
@@ -630,8 +631,16 @@ def as_agent(out: str, profile: bool, argv: list[str]) -> int:
             if profile:
                 passes.disable()
 
+    real_message = xmpp_client.ControlSession._message
+
+    def message(self, msg):
+        if isinstance(msg, RouteUpdate) and msg.items:
+            log.write(json.dumps({"route_rx": time.perf_counter(), "node": msg.node}) + "\n")
+        return real_message(self, msg)
+
     reconcile.reconcile = timed_reconcile
     service.converge = converge
+    xmpp_client.ControlSession._message = message
     loop_prof = cProfile.Profile()
     if profile:
         loop_prof.enable()
@@ -645,11 +654,15 @@ def as_agent(out: str, profile: bool, argv: list[str]) -> int:
             passes.dump_stats(out + ".passes.prof")
 
 
-def load_passes(path: str) -> list[dict]:
+def load_trace(path: str) -> list[dict]:
     try:
         return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     except OSError:
         return []
+
+
+def load_passes(path: str) -> list[dict]:
+    return [x for x in load_trace(path) if "start" in x]
 
 
 def where_time_goes(samples: list[Sample], trace: str) -> str:
@@ -657,7 +670,9 @@ def where_time_goes(samples: list[Sample], trace: str) -> str:
     ended (and how long its observe took), when host 2's pass that installed the route
     back ended, and the first reply; then what the passes cost overall."""
     p1, p2 = load_passes(os.path.join(trace, "agent1.passes.jsonl")), load_passes(os.path.join(trace, "agent2.passes.jsonl"))
-    cols: dict[str, list[float]] = {k: [] for k in ("h1 start", "h1 observe", "h1 routed", "h1 filtered", "h2 end", "reply")}
+    rx2 = [x["route_rx"] for x in load_trace(os.path.join(trace, "agent2.passes.jsonl")) if "route_rx" in x]
+    cols: dict[str, list[float]] = {k: [] for k in ("h1 start", "h1 observe", "h1 routed", "h1 filtered", "h2 route rx",
+                                                    "h2 end", "reply")}
     early = 0  # replies that came back before host 1 had loaded the port's nft filter
     for s in samples:
         if s.end is None:
@@ -670,8 +685,9 @@ def where_time_goes(samples: list[Sample], trace: str) -> str:
         routed = max(v["applied"].get("rules", 0), v["applied"].get("routes", 0), v["applied"].get("vifs", 0))
         filtered = v["applied"].get("filter", v["end"])
         early += s.end < filtered
-        for k, x in (("h1 start", v["start"]), ("h1 routed", routed), ("h1 filtered", filtered), ("h2 end", r["end"]),
-                     ("reply", s.end)):
+        got = next((t for t in rx2 if t >= plug), r["end"])
+        for k, x in (("h1 start", v["start"]), ("h1 routed", routed), ("h1 filtered", filtered), ("h2 route rx", got),
+                     ("h2 end", r["end"]), ("reply", s.end)):
             cols[k].append((x - plug) * 1000)
         cols["h1 observe"].append((v["observed"] - v["start"]) * 1000)
     if not cols["reply"]:
