@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import ctypes
 import json
+import math
 import os
 import re
 import shutil
@@ -465,7 +466,7 @@ def iperf3(client: str, server: str, dst: str, seconds: float, logdir: str, port
 
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, max(0, int(round(q * len(xs) + 0.5)) - 1))] if xs else float("nan")
+    return xs[max(0, math.ceil(q * len(xs)) - 1)] if xs else float("nan")  # nearest rank
 
 
 def row(label: str, samples: list[Sample]) -> str:
