@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from filament.agent.view import AclAddress, AclEntry, AgentView, FloatingIp, Network, Port
+from filament.agent.view import AclAddress, AclEntry, AgentView, FloatingIp, MacIpRoute, Network, Port
 from filament.datapath import nft
 from filament.datapath.state import (
     VXLAN_OVERHEAD,
@@ -49,6 +49,7 @@ from filament.datapath.state import (
     vxlan_name,
 )
 from filament.wire.xmpp import model as xm
+from filament.wire.xmpp.items import item_id
 
 DEFAULT = "0.0.0.0/0"
 
@@ -214,6 +215,7 @@ def desired_state(view: AgentView) -> DatapathState:
         overrides.append(nft.ZoneOverride(table_for_vni(pub.vni), f"{fip.ip}/32", zone))
 
     vnis: set[int] = set()
+    route_keys = {(r.table, r.prefix) for r in routes}
     for vrf in sorted(local_vrfs | public_vrfs):
         net = view.networks[vrf]
         table = table_for_vni(net.vni)
@@ -223,6 +225,7 @@ def desired_state(view: AgentView) -> DatapathState:
             if sn.gateway:
                 addresses.add(Address(sn.gateway))
                 routes.add(Route(table, f"{sn.gateway}/32", kind="local", nexthops=(NextHop("lo"),)))
+                route_keys.add((table, f"{sn.gateway}/32"))
         for prefix, route in sorted(view.routes.get(vrf, {}).items()):
             nhs = []
             for pnh in route.nexthops:
@@ -241,8 +244,26 @@ def desired_state(view: AgentView) -> DatapathState:
                 fdbs.add(Fdb(dev, mac, pnh.address))
                 nhs.append(NextHop(dev, via=pnh.address))
             key = (table, prefix)
-            if nhs and not any((r.table, r.prefix) == key for r in routes):
+            if nhs and key not in route_keys:
+                route_keys.add(key)
                 routes.add(Route(table, prefix, nexthops=tuple(sorted(set(nhs)))))
+
+    # EVPN MAC/IP routes (an L2VNI switch's hosts): only where no inet route exists
+    neighbour_keys = {(n.dev, n.ip) for n in neighbours}
+    fdb_dst = {(f.dev, f.mac): f.dst for f in fdbs}
+    for vrf in sorted(local_vrfs | public_vrfs):
+        table = table_for_vni(view.networks[vrf].vni)
+        for _, mr in sorted(view.mac_ip_routes.get(vrf, {}).items()):
+            found = mac_ip_objects(mr, table, host.vtep, route_keys, neighbour_keys, fdb_dst)
+            if found is not None:
+                route, neighbour, fdb = found
+                routes.add(route)
+                route_keys.add((route.table, route.prefix))
+                neighbours.add(neighbour)
+                neighbour_keys.add((neighbour.dev, neighbour.ip))
+                fdbs.add(fdb)
+                fdb_dst[(fdb.dev, fdb.mac)] = fdb.dst
+                vnis.add(mr.nexthop.vni)
 
     for vni in vnis:
         table = table_for_vni(vni)
@@ -264,6 +285,30 @@ def desired_state(view: AgentView) -> DatapathState:
     )
 
 
+def mac_ip_objects(
+    route: MacIpRoute,
+    table: int,
+    vtep: str,
+    route_keys: set[tuple[int, str]],
+    neighbour_keys: set[tuple[str, str]],
+    fdb_dst: dict[tuple[str, str], str],
+) -> tuple[Route, Neighbour, Fdb] | None:
+    """The kernel objects of one EVPN MAC/IP route in ``table``: ``<ip>/32 dev
+    flvx<VNI>``, the permanent neighbour ``<ip> lladdr <mac>`` and the fdb entry ``<mac>
+    dst <vtep>`` on that device. Nothing for our own routes, for an address the table
+    already routes (local ports, the gateway, inet routes win), whose neighbour on that
+    device is taken (a VTEP address) or whose MAC already goes to another VTEP there
+    (the kernel would send to both)."""
+    nh = route.nexthop
+    dev = vxlan_name(nh.vni)
+    if nh.address == vtep or (table, f"{route.ip}/32") in route_keys or (dev, route.ip) in neighbour_keys:
+        return None
+    if fdb_dst.get((dev, route.mac), nh.address) != nh.address:
+        return None
+    return (Route(table, f"{route.ip}/32", nexthops=(NextHop(dev),)), Neighbour(dev, route.ip, route.mac),
+            Fdb(dev, route.mac, nh.address))
+
+
 def policy_enabled(view: AgentView, port: Port) -> bool:
     """The vif's "P" flag, as the original agent computes it (``VmInterface::
     PolicyEnabled`` of the seeds' era): its network has an ACL, or the port has security
@@ -280,14 +325,22 @@ def vif_flags(view: AgentView, port: Port) -> str:
 
 
 def advertisement(view: AgentView) -> tuple[frozenset[str], dict[tuple[str, str], xm.RouteEntry]]:
-    """What the agent tells the control node: the VRFs to subscribe to and the routes to
-    publish, by (vrf, prefix). Each configured port's ``/32`` in its VRF and each bound
+    """What the agent tells the control node: the VRFs to subscribe to and the items to
+    publish, by (vrf, item id). Each configured port's ``/32`` in its VRF and each bound
     floating IP's ``/32`` in its public VRF: next hop this vRouter, VXLAN, label = VNI of
     that VRF, and the ids of the port's security groups (so other agents can resolve
-    group-id rules to it)."""
+    group-id rules to it). Each such address also as an EVPN MAC/IP item whose MAC is
+    this vRouter's VXLAN device MAC (``02:00:<vtep>``: the datapath is routed, so a
+    frame from an L2 VTEP must be addressed to ``flvx<VNI>``), and per VRF one broadcast
+    item (``ff:ff:ff:ff:ff:ff``), which the control node originates as this VTEP's
+    inclusive multicast (type 3) route: switches then flood BUM (ARP) to us."""
     vtep = view.host.vtep
+    vxlan_mac = vtep_mac(vtep)
     vrfs: set[str] = set()
     out: dict[tuple[str, str], xm.RouteEntry] = {}
+
+    def put(vrf: str, entry: xm.RouteEntry) -> None:
+        out[(vrf, item_id(entry))] = entry
 
     def add(vrf: str, net: Network, port: Port, ip: str) -> None:
         vn = _vn_of(vrf)
@@ -295,8 +348,13 @@ def advertisement(view: AgentView) -> tuple[frozenset[str], dict[tuple[str, str]
                                if g in view.security_groups and view.security_groups[g].id}))
         nh = xm.NextHop(vtep, mac=port.mac, label=net.vni, vni=net.vni, encap=("vxlan",), virtual_network=vn)
         vrfs.add(vrf)
-        out[(vrf, f"{ip}/32")] = xm.RouteEntry(1, 1, address=f"{ip}/32", next_hops=(nh,), virtual_network=vn,
-                                               local_pref=100, security_groups=sg_ids)
+        put(vrf, xm.RouteEntry(1, 1, address=f"{ip}/32", next_hops=(nh,), virtual_network=vn,
+                               local_pref=100, security_groups=sg_ids))
+        enet = xm.NextHop(vtep, label=net.vni, encap=("vxlan",), virtual_network=vn)
+        put(vrf, xm.RouteEntry(25, 242, mac=vxlan_mac, address=f"{ip}/32", next_hops=(enet,), virtual_network=vn,
+                               local_pref=100, security_groups=sg_ids))
+        put(vrf, xm.RouteEntry(25, 242, mac=xm.BROADCAST_MAC, address="0.0.0.0/32", next_hops=(enet,),
+                               virtual_network=vn, local_pref=100))
 
     ports = configured_ports(view)
     for port in ports:

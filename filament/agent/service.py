@@ -27,7 +27,7 @@ from filament.agent.ports import (
 )
 from filament.agent.reconcile import PassResult, converge
 from filament.agent.view import AgentView, Host
-from filament.agent.xmpp_client import ControlSession, inet_routes
+from filament.agent.xmpp_client import ControlSession, inet_routes, mac_ip_routes
 from filament.datapath.state import DatapathState
 
 log = logging.getLogger("filament.agent")
@@ -126,7 +126,7 @@ class AgentService:
         nets = agent_config.networks(db)
         vmis = agent_config.vmis(db)
         return AgentView(self.host, nets, local_ports(self.records, vmis, nets), inet_routes(tables),
-                         agent_config.security_groups(db))
+                         agent_config.security_groups(db), mac_ip_routes(tables))
 
     def _publish(self, view: AgentView) -> None:
         vrfs, wanted = advertisement(view)

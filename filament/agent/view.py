@@ -105,9 +105,21 @@ class RouteIn:
 
 
 @dataclass(frozen=True, slots=True)
+class MacIpRoute:
+    """An EVPN MAC/IP (type 2) route received for a VRF: the host ``ip`` (IPv4) has the
+    MAC ``mac`` and sits behind the VTEP of ``nexthop`` (VXLAN, its VNI). Learned from
+    routers (an L2VNI switch's hosts) and from other vRouters."""
+
+    ip: str
+    mac: str
+    nexthop: PathNextHop
+
+
+@dataclass(frozen=True, slots=True)
 class AgentView:
     host: Host
     networks: dict[str, Network] = field(default_factory=dict)  # by vrf name
     ports: dict[str, Port] = field(default_factory=dict)  # by uuid
     routes: dict[str, dict[str, RouteIn]] = field(default_factory=dict)  # vrf -> prefix -> route
     security_groups: dict[str, SecurityGroup] = field(default_factory=dict)  # by fq-name
+    mac_ip_routes: dict[str, dict[str, MacIpRoute]] = field(default_factory=dict)  # vrf -> ip -> EVPN type 2

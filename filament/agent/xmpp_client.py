@@ -9,14 +9,15 @@ on the new one, so a control node restart does not flap the datapath (graceful r
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Callable
 
 from filament.agent.config import ConfigDB
-from filament.agent.view import PathNextHop, RouteIn
+from filament.agent.view import MacIpRoute, PathNextHop, RouteIn
 from filament.wire.xmpp import stanza as xs
 from filament.wire.xmpp.framing import KEEPALIVE, Framer, Stanza, StreamHeader, encode_header
-from filament.wire.xmpp.model import CONTROL_JID, ConfigUpdate, EndOfRib, RouteEntry, RouteUpdate, XmppDecodeError
+from filament.wire.xmpp.model import BROADCAST_MAC, CONTROL_JID, ConfigUpdate, EndOfRib, RouteEntry, RouteUpdate, XmppDecodeError
 
 log = logging.getLogger("filament.agent.xmpp")
 GSC = "default-global-system-config"
@@ -42,6 +43,46 @@ def inet_routes(tables: dict[str, dict[str, RouteEntry]]) -> dict[str, dict[str,
             p: RouteIn(p, tuple(sorted(h, key=lambda x: (x.address, x.vni))), tuple(sorted(groups[p])))
             for p, h in merged.items()
         }
+    return out
+
+
+def _vxlan_hops(entry: RouteEntry) -> list[PathNextHop]:
+    return sorted({PathNextHop(nh.address, nh.vni or nh.label) for nh in entry.next_hops
+                   if (nh.vni or nh.label) and (not nh.encap or "vxlan" in nh.encap)},
+                  key=lambda x: (x.address, x.vni))
+
+
+def _host_ip(address: str) -> str:
+    """The IPv4 host address of an EVPN item's ``ip/32`` ("" for MAC-only, IPv6, junk)."""
+    ip, _, plen = address.partition("/")
+    try:
+        addr = ipaddress.IPv4Address(ip)
+    except ValueError:
+        return ""
+    return str(addr) if int(addr) and plen in ("", "32") else ""
+
+
+def mac_ip_routes(tables: dict[str, dict[str, RouteEntry]]) -> dict[str, dict[str, MacIpRoute]]:
+    """The EVPN MAC/IP (type 2) routes a control node sent, per VRF and IPv4 address.
+    MAC-only, broadcast (BUM) and non-VXLAN items are left out: they route nothing
+    here. An address with several MACs keeps the highest mobility sequence, then the
+    lowest MAC; several VTEPs (multihoming), the lowest (a MAC has one fdb entry)."""
+    out: dict[str, dict[str, MacIpRoute]] = {}
+    for node, items in tables.items():
+        if not node.startswith("25/242/"):
+            continue
+        best: dict[str, tuple[tuple[int, str], MacIpRoute]] = {}
+        for entry in items.values():
+            mac = entry.mac.lower()
+            ip = _host_ip(entry.address)
+            hops = _vxlan_hops(entry)
+            if not ip or not hops or not mac or mac in (BROADCAST_MAC, "00:00:00:00:00:00"):
+                continue
+            rank = (-entry.sequence, mac)
+            if ip not in best or rank < best[ip][0]:
+                best[ip] = (rank, MacIpRoute(ip, mac, hops[0]))
+        if best:
+            out[node[len("25/242/"):]] = {ip: r for ip, (_, r) in sorted(best.items())}
     return out
 
 
@@ -84,11 +125,11 @@ class ControlSession:
         self.source = source
         self.on_change = on_change
         self.config = ConfigDB()
-        self.routes: dict[str, dict[str, RouteEntry]] = {}  # node "1/1/<vrf>" -> item id -> entry
+        self.routes: dict[str, dict[str, RouteEntry]] = {}  # node "1/1/<vrf>", "25/242/<vrf>" -> item id -> entry
         self._stale_config: ConfigDB | None = None
         self._stale_routes: dict[str, dict[str, RouteEntry]] | None = None
         self.wanted_vrfs: set[str] = set()
-        self.published: dict[tuple[str, str], RouteEntry] = {}  # (vrf, prefix) -> entry
+        self.published: dict[tuple[str, str], RouteEntry] = {}  # (vrf, item id) -> entry
         self._subscribed: set[str] = set()
         self._proto: _Protocol | None = None
         self._iid = 0

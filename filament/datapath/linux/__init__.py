@@ -188,6 +188,10 @@ class LinuxDatapath:
         self.ipr.link("add", ifname=v.name, kind="vxlan", vxlan_id=v.vni, vxlan_local=v.local,
                       vxlan_port=VXLAN_PORT, vxlan_learning=0, vxlan_link=self._index(v.underlay),
                       address=v.mac, mtu=v.mtu)
+        # an L2 VTEP (EVPN switch) floods ARP for our workloads here: answer by proxy
+        # with this device's MAC (the MAC our EVPN MAC/IP routes carry), at once
+        self._sysctl(f"net/ipv4/conf/{v.name}/proxy_arp", "1")
+        self._sysctl(f"net/ipv4/neigh/{v.name}/proxy_delay", "0")
         self.ipr.link("set", index=self._index(v.name), state="up")
 
     def _del_vxlans(self, v: Vxlan) -> None:

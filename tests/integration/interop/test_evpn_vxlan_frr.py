@@ -26,17 +26,10 @@ from filament.compiler.service import CompilerService
 from filament.config.client import ConfigClient
 from filament.control.node import ControlOptions
 from filament.control.service import ControlNodeService
+from filament.datapath.linux import LinuxDatapath
+from filament.datapath.state import table_for_vni, vtep_mac
 
 from peers import Frr, Namespaces, bridge_host, free_port, have_frr, l2vni_switch, sh, wait_until
-
-MISSING = (
-    "Filament cannot serve an L2VNI peer yet: (1) the agent publishes only inet /32 routes, no EVPN type-2 "
-    "MAC/IP routes for its ports, and the control node does not derive one, so bgp.evpn.0 holds only FRR's routes, "
-    "FRR's EVPN table never shows the workload and the switch has no MAC/neighbour entry for it; (2) the agent ignores the EVPN routes the control node sends (routes_from() reads only 1/1/ "
-    "tables), so the host behind FRR gets no /32 + per-destination neighbour (host MAC) + fdb (MAC -> switch VTEP) "
-    "on the vRouter; (3) the linux datapath is routed only: a frame from the switch must be addressed to "
-    "flvx<VNI>'s own MAC 02:00:<vtep>, so the type-2 route has to carry that MAC (or the datapath needs a bridge per VNI)"
-)
 
 pytestmark = [
     pytest.mark.integration,
@@ -75,6 +68,10 @@ router bgp {ASN}
 """
 
 
+def ping(ns: str, address: str) -> bool:
+    return sh("ping", "-c", "3", "-i", "0.2", "-W", "1", address, ns=ns, check=False).returncode == 0
+
+
 async def until(pred, timeout=15.0, what="condition"):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -88,7 +85,6 @@ def frr_has_workload(frr: Frr) -> bool:
     return any(isinstance(e, dict) and any(WL_IP in k for k in e) for e in data.values())
 
 
-@pytest.mark.xfail(strict=True, reason=MISSING)
 async def test_host_behind_frr_l2vni_pings_filament_workload(api_server, tmp_path):
     sfx = uuid.uuid4().hex[:8]
     nss = Namespaces("seed4")
@@ -160,8 +156,6 @@ async def test_host_behind_frr_l2vni_pings_filament_workload(api_server, tmp_pat
         opts = AgentOptions(f"cn1-{sfx}", VROUTER, "ul0", 1600, [(OURS, ctl.xmpp_port)], "127.0.0.31",
                             port_api=("127.0.0.1", 0), introspect=("127.0.0.1", 0), ports_dir=str(tmp_path / "ports"),
                             resync_interval=2.0)
-        from filament.datapath.linux import LinuxDatapath
-
         agent = AgentService(opts, lambda: LinuxDatapath(h1))
         await agent.start()
         async with aiohttp.ClientSession() as http:
@@ -175,8 +169,45 @@ async def test_host_behind_frr_l2vni_pings_filament_workload(api_server, tmp_pat
         # FRR's EVPN table shows the workload's type-2 route, and the host reaches it over VXLAN
         await asyncio.to_thread(wait_until, lambda: frr_has_workload(frr), 10, "FRR to learn the workload's type-2 route")
         await agent.wait_applied()
-        assert await asyncio.to_thread(lambda: sh("ping", "-c", "3", "-i", "0.2", "-W", "1", WL_IP, ns=host,
-                                                  check=False).returncode == 0)
+        assert await asyncio.to_thread(ping, host, WL_IP), "host behind FRR -> Filament workload"
+
+        # what carried it: the workload's type 2 names the vRouter's VXLAN device MAC (routed
+        # datapath), and our type 3 (ingress replication) makes the switch flood BUM to us
+        prefixes = [k for entries in frr.evpn_routes().values() for k in entries]
+        tags = (0, vni)  # vlan-based or vlan-aware (the network's choice): FRR imports either by RT
+        assert any(f"[2]:[{t}]:[48]:[{vtep_mac(VROUTER)}]:[32]:[{WL_IP}]" in prefixes for t in tags), prefixes
+        assert any(f"[3]:[{t}]:[32]:[{VROUTER}]" in prefixes for t in tags), prefixes
+        assert f"00:00:00:00:00:00 dst {VROUTER}" in sh("bridge", "fdb", "show", "dev", f"vx{vni}", ns=sw).stdout
+        # the host's type 2 became a /32 on flvx<VNI>, its MAC as neighbour, the MAC -> switch VTEP
+        table, dev = str(table_for_vni(vni)), f"flvx{vni}"
+        assert f"dev {dev}" in sh("ip", "route", "show", "table", table, f"{HOST_IP}/32", ns=h1).stdout
+        assert HOST_MAC in sh("ip", "neigh", "show", HOST_IP, "dev", dev, ns=h1).stdout
+        assert f"{HOST_MAC} dst {SWITCH_VTEP}" in sh("bridge", "fdb", "show", "dev", dev, ns=h1).stdout
+        assert await asyncio.to_thread(ping, w1, HOST_IP), "Filament workload -> host behind FRR"
+
+        # without the switch's ARP suppression the host's ARP is flooded to our VTEP, and
+        # flvx<VNI> answers by proxy with the MAC of the type-2 route
+        sh("bridge", "link", "set", "dev", f"vx{vni}", "neigh_suppress", "off", ns=sw)
+        sh("ip", "neigh", "flush", "dev", "eth0", ns=host)
+        assert await asyncio.to_thread(ping, host, WL_IP), "ping after a flooded ARP"
+        assert vtep_mac(VROUTER) in sh("ip", "neigh", "show", WL_IP, ns=host).stdout
+
+        # withdrawals: the host leaves the switch -> its /32, neighbour and fdb go from the
+        # vRouter; the port is deleted -> its type 2 (and our type 3) leave FRR
+        sh("ip", "link", "del", "swp1", ns=sw)
+
+        def host_gone() -> bool:
+            return (HOST_IP not in sh("ip", "route", "show", "table", table, ns=h1).stdout
+                    and HOST_MAC not in sh("bridge", "fdb", "show", "dev", dev, ns=h1).stdout
+                    and HOST_IP not in sh("ip", "neigh", "show", "dev", dev, ns=h1).stdout)
+
+        await asyncio.to_thread(wait_until, host_gone, 20, "the host's route, neighbour and fdb to leave the vRouter")
+        async with aiohttp.ClientSession() as http:
+            r = await http.delete(f"http://127.0.0.1:{agent.port_api_port}/port/{vmi['uuid']}")
+            assert r.status == 200, await r.text()
+        await asyncio.to_thread(wait_until, lambda: not any(
+            WL_IP in k or k.startswith("[3]") and VROUTER in k for e in frr.evpn_routes().values() for k in e),
+            20, "FRR to drop the workload's type 2 and our type 3")
     finally:
         if frr is not None:
             frr.stop()
