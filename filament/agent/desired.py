@@ -20,7 +20,12 @@ that network's vif; both directions of such a flow share one conntrack zone.
 Floating IPs (``bound_floating_ips``): the public network's instance gets a table here
 and each FIP a ``FipNat`` (DNAT in, SNAT out, the private zone). ``advertisement`` is
 what the agent publishes: its ports' /32s and its FIPs' /32s (in the public VRF), with
-the ports' security-group ids.
+the ports' security-group ids, the same addresses as EVPN MAC/IP items (MAC = this
+vRouter's VXLAN device MAC) and one EVPN broadcast item per VRF.
+
+EVPN MAC/IP routes (hosts behind an L2VNI switch, seed 004) fill in what inet routes do
+not cover: ``<ip>/32 dev flvx<VNI>`` with a permanent neighbour (the host's MAC) and an
+fdb entry (that MAC -> the switch's VTEP), see ``mac_ip_objects``.
 """
 
 from __future__ import annotations

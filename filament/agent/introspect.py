@@ -21,7 +21,7 @@ from filament.agent.desired import vif_flags
 from filament.agent.ports import port_state
 from filament.agent.view import AclAddress, AclEntry
 from filament.wire.sandesh import STYLESHEET, L, S, response_xml
-from filament.datapath.state import VROUTER_MAC, table_for_vni
+from filament.datapath.state import VROUTER_MAC, VXLAN_PREFIX, table_for_vni
 
 MODULE_ID = "contrail-vrouter-agent"
 
@@ -97,6 +97,12 @@ def _pagination(table: str, size: int) -> S:
         ("all", "string", page), ("table_size", "u32", size), ("entries", "string", f"0-{max(size - 1, 0)}/{size}"),
     ])
     return S("Pagination", [("req", "struct", data)])
+
+
+def _mac_ip_vtep(desired, dev: str, ip: str) -> str:
+    """The VTEP behind a MAC/IP route ``<ip>/32 dev flvx<VNI>``: neighbour MAC -> fdb dst."""
+    mac = next((n.mac for n in desired.neighbours if (n.dev, n.ip) == (dev, ip)), "")
+    return next((f.dst for f in desired.fdbs if (f.dev, f.mac) == (dev, mac)), "")
 
 
 def _vrf_of_index(svc, index: str) -> str:
@@ -244,10 +250,12 @@ class Pages:
             for nh in r.nexthops:
                 if r.kind == "local":
                     paths.append(self._path(self._nh("receive", itf=nh.dev, vrf=vrf), "Local", 0, 0, vn, [], 100))
-                elif nh.via:
-                    # the route's VNI is the VXLAN device's (flvx<VNI>): label and vxlan_id
+                elif nh.via or nh.dev.startswith(VXLAN_PREFIX):
+                    # the route's VNI is the VXLAN device's (flvx<VNI>): label and vxlan_id; a
+                    # MAC/IP (EVPN) route has no via: its VTEP is the fdb entry of its neighbour
                     vni = int(nh.dev[4:]) if nh.dev[4:].isdigit() else net.vni
-                    paths.append(self._path(self._nh("tunnel", sip=svc.host.vtep, dip=nh.via, tunnel_type="VXLAN",
+                    dip = nh.via or _mac_ip_vtep(svc.desired, nh.dev, ip)
+                    paths.append(self._path(self._nh("tunnel", sip=svc.host.vtep, dip=dip, tunnel_type="VXLAN",
                                                      vrf=vrf, nh_index=i), control, vni, vni, vn, [], 100))
                 else:
                     port = by_ifname.get(nh.dev)
@@ -261,7 +269,8 @@ class Pages:
             rows.append(S("RouteUcSandeshData", [
                 ("src_ip", "string", ip), ("src_plen", "u32", int(plen)), ("src_vrf", "string", vrf),
                 ("path_list", "list", L("struct", paths)), ("multicast", "bool", False),
-                ("intf_route_type", "string", "interface" if r.kind == "unicast" and not any(n.via for n in r.nexthops) else ""),
+                ("intf_route_type", "string", "interface" if r.kind == "unicast" and not any(
+                    n.via or n.dev.startswith(VXLAN_PREFIX) for n in r.nexthops) else ""),
             ]))
         return rows
 

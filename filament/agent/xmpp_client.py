@@ -4,6 +4,8 @@ It reconnects with backoff; on every (re)connect it subscribes to its virtual-ro
 config and to the routing instances it wants, republishes its routes and sends EoR.
 Routes and config of the previous session stay (stale) until the control node's EoR
 on the new one, so a control node restart does not flap the datapath (graceful restart).
+``inet_routes`` and ``mac_ip_routes`` turn the tables it holds (``1/1/<vrf>``,
+``25/242/<vrf>``) into the view's routes.
 """
 
 from __future__ import annotations

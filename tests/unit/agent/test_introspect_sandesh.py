@@ -12,7 +12,8 @@ from filament.agent.desired import desired_state
 from filament.agent.introspect import Pages, introspect_app, positional, render_xml
 from filament.agent.ports import parse_port
 from filament.agent.service import AgentOptions, AgentService
-from filament.agent.view import AclAddress, AclEntry, AgentView, Host, Network, PathNextHop, Port, RouteIn, SecurityGroup, Subnet
+from filament.agent.view import (AclAddress, AclEntry, AgentView, Host, MacIpRoute, Network, PathNextHop, Port, RouteIn,
+                                 SecurityGroup, Subnet)
 from filament.datapath.model import ModelDatapath
 
 VRF = "default-domain:p:red:red"
@@ -40,7 +41,8 @@ def svc(tmp_path):
                     "100.64.1.11/32": RouteIn("100.64.1.11/32", (PathNextHop("198.18.0.1", 7),))}}
     sgs = {SG: SecurityGroup(SG, 8000001, (AclEntry("in-1", "pass", "6", AclAddress("prefix", "0.0.0.0/0"), AclAddress("any"),
                                                     dst_ports=(22, 22)),), ())}
-    s.view = AgentView(Host("198.18.0.1", "ul0", 1600, "cn1"), nets, ports, routes, sgs)
+    evpn = {VRF: {"100.64.1.21": MacIpRoute("100.64.1.21", "02:00:00:00:21:21", PathNextHop("198.18.0.9", 7))}}
+    s.view = AgentView(Host("198.18.0.1", "ul0", 1600, "cn1"), nets, ports, routes, sgs, evpn)
     s.desired = desired_state(s.view)
     s.records = {u: parse_port(body(u, f"tap{u[-1]}", "100.64.1.11", f"02:00:00:00:00:0{u[-1]}")) for u in (U1, U2)}
     s.records[U3] = parse_port(body(U3, "tap3", "100.64.1.13", "02:00:00:00:00:03", vn="00000000-0000-0000-0000-0000000000ff"))
@@ -96,6 +98,10 @@ def test_route_page_paths_as_ist_reads_them(svc):
     assert (nh.findtext("type"), nh.findtext("tunnel_type"), nh.findtext("dip"), nh.findtext("sip")) == \
         ("tunnel", "VXLAN", "198.18.0.2", "198.18.0.1")
     assert remote.findtext("vxlan_id") == "7" and remote.findtext("label") == "7"
+    # a host behind an L2VNI switch (EVPN MAC/IP route): a VXLAN tunnel to the switch's VTEP
+    host = by_prefix["100.64.1.21/32"]
+    assert host.xpath(".//NhSandeshData/type/text()") == ["tunnel"] and host.findtext("intf_route_type") == ""
+    assert host.xpath(".//NhSandeshData/dip/text()") == ["198.18.0.9"]
     local = by_prefix["100.64.1.11/32"].xpath(".//PathSandeshData")[0]
     assert local.findtext("peer") == "LocalVmPort"
     lnh = local.xpath("nh/NhSandeshData")[0]
