@@ -166,8 +166,13 @@ async def test_host_behind_frr_l2vni_pings_filament_workload(api_server, tmp_pat
             assert r.status == 200, await r.text()
         await agent.wait_applied()
 
-        # FRR's EVPN table shows the workload's type-2 route, and the host reaches it over VXLAN
+        # FRR's EVPN table shows the workload's type-2 route; the host's type 2 becomes a
+        # /32 on flvx<VNI> on the vRouter; the host reaches the workload over VXLAN
         await asyncio.to_thread(wait_until, lambda: frr_has_workload(frr), 10, "FRR to learn the workload's type-2 route")
+        table, dev = str(table_for_vni(vni)), f"flvx{vni}"
+        await asyncio.to_thread(wait_until, lambda: f"dev {dev}" in sh("ip", "route", "show", "table", table,
+                                                                        f"{HOST_IP}/32", ns=h1).stdout,
+                                10, "the vRouter to route to the host behind FRR")
         await agent.wait_applied()
         assert await asyncio.to_thread(ping, host, WL_IP), "host behind FRR -> Filament workload"
 
@@ -178,9 +183,7 @@ async def test_host_behind_frr_l2vni_pings_filament_workload(api_server, tmp_pat
         assert any(f"[2]:[{t}]:[48]:[{vtep_mac(VROUTER)}]:[32]:[{WL_IP}]" in prefixes for t in tags), prefixes
         assert any(f"[3]:[{t}]:[32]:[{VROUTER}]" in prefixes for t in tags), prefixes
         assert f"00:00:00:00:00:00 dst {VROUTER}" in sh("bridge", "fdb", "show", "dev", f"vx{vni}", ns=sw).stdout
-        # the host's type 2 became a /32 on flvx<VNI>, its MAC as neighbour, the MAC -> switch VTEP
-        table, dev = str(table_for_vni(vni)), f"flvx{vni}"
-        assert f"dev {dev}" in sh("ip", "route", "show", "table", table, f"{HOST_IP}/32", ns=h1).stdout
+        # with the host's MAC as neighbour and the MAC -> the switch's VTEP in the fdb
         assert HOST_MAC in sh("ip", "neigh", "show", HOST_IP, "dev", dev, ns=h1).stdout
         assert f"{HOST_MAC} dst {SWITCH_VTEP}" in sh("bridge", "fdb", "show", "dev", dev, ns=h1).stdout
         assert await asyncio.to_thread(ping, w1, HOST_IP), "Filament workload -> host behind FRR"
