@@ -1,11 +1,14 @@
 """The RIB side of BGP: neighbors are another peer kind of the control node.
 
 Routes a neighbor announces become primary paths (protocol ``BGP``, peer = neighbor
-name) in ``bgp.l3vpn.0`` / ``bgp.l3vpn-inet6.0`` / ``bgp.evpn.0``; the RIB imports
-them into instances by route target. Whatever the RIB touches in the VPN and
-``bgp.rtarget.0`` tables is re-evaluated per neighbor (level-triggered: the
-advertisement is computed from the table as it is now) and queued on the session's
-coalescing Adj-RIB-Out. ``export_path`` is the pure decision.
+name) in ``bgp.l3vpn.0`` / ``bgp.l3vpn-inet6.0`` / ``bgp.evpn.0`` (the RIB imports
+them into instances by route target) or, for IPv4/IPv6 unicast, in the master
+instance's ``inet.0`` / ``inet6.0``. Whatever the RIB touches in those tables and
+``bgp.rtarget.0`` is re-evaluated per neighbor (level-triggered: the advertisement is
+computed from the table as it is now) and queued on the session's coalescing
+Adj-RIB-Out. ``export_path`` is the pure decision. Neighbors share the per-route work
+(best path, NLRI, attributes per (local AS, iBGP) policy): only split horizon, RT
+interest and the Adj-RIB-Out bookkeeping are per neighbor.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from filament.control.bgp_routes import FAMILY_TABLE, TABLE_FAMILY, attributes_for, nlri_for, path_from_bgp
+from filament.control.bgp_routes import (
+    FAMILY_TABLE, TABLE_FAMILY, UNICAST_FAMILIES, attributes_for, nlri_for, path_for_nlri, path_template,
+)
 from filament.control.bgp_session import BgpSession
 from filament.control.bgp_speaker import BgpSpeaker
 from filament.control.path import Path, best_path
-from filament.control.rib import BGP_IMPORT_TABLES, Rib, is_flood_key
-from filament.wire.bgp import EVPN, RTC, Update
+from filament.control.rib import Rib, is_flood_key
+from filament.wire.bgp import EVPN, IPV6_UNICAST, RTC, Update
 from filament.wire.bgp.common import Family
 from filament.wire.bgp.nlri.evpn import InclusiveMulticast
 from filament.wire.bgp.nlri.rtc import RtMembership
@@ -49,15 +54,25 @@ def export_path(rib: Rib, table: str, key: str, *, peer: str, ibgp: bool, ibgp_p
         # the same split horizon as VPN routes (so a router behind one control node draws
         # routes from the others)
         return best_path([p for p in route.paths if p.protocol != "BGP" or _may_send(p, peer, ibgp, ibgp_peers)])
+    best = exportable_best(t, key)
+    if best is not None and best.protocol == "BGP" and not _may_send(best, peer, ibgp, ibgp_peers):
+        return None
+    return best
+
+
+def exportable_best(table, key: str) -> Path | None:
+    """The part of ``export_path`` that does not depend on the neighbor (not for
+    ``bgp.rtarget.0``): the best path, unless the key is a flood route not exported."""
+    route = table.routes.get(key)
+    if route is None:
+        return None
     best = best_path(route.paths)
     if best is None:
         return None
-    if t.family in ("evpn", "ermvpn") and is_flood_key(t.family, key):
+    if table.family in ("evpn", "ermvpn") and is_flood_key(table.family, key):
         # an agent's broadcast route goes out as its VTEP's type-3 route; ermvpn and
         # learned flood routes stay ingress-replication state between agents
-        return best if t.family == "evpn" and best.protocol != "BGP" else None
-    if best.protocol == "BGP" and not _may_send(best, peer, ibgp, ibgp_peers):
-        return None
+        return best if table.family == "evpn" and best.protocol != "BGP" else None
     return best
 
 
@@ -110,51 +125,103 @@ class BgpBridge:
     # ---- RIB -> neighbors -----------------------------------------------------------
 
     def export(self, changes: dict[str, dict[str, None]]) -> None:
-        """Re-evaluate the touched VPN/rtarget keys for every established neighbor."""
-        touched = {t: keys for t, keys in changes.items() if t in TABLE_FAMILY}
-        if not touched:
+        """Re-evaluate the touched exported keys for every established neighbor."""
+        sessions = [s for s in self.sessions() if s.established]
+        if not sessions:
             return
         ibgp = self._ibgp_peers()
-        for sess in self.sessions():
-            if sess.established:
-                for tname, keys in touched.items():
-                    for key in keys:
-                        self._export_one(sess, tname, key, ibgp)
+        for tname, keys in changes.items():
+            if tname in TABLE_FAMILY:
+                self._export_keys(sessions, tname, keys, ibgp)
 
     def _export_table(self, sess: BgpSession, tname: str) -> None:
-        ibgp = self._ibgp_peers()
-        for key in list(self.rib.tables[tname].routes):
-            self._export_one(sess, tname, key, ibgp)
+        self._export_keys([sess], tname, list(self.rib.tables[tname].routes), self._ibgp_peers())
 
-    def _export_one(self, sess: BgpSession, tname: str, key: str, ibgp: set[str]) -> None:
-        cfg = sess.config
+    def _export_keys(self, sessions: list[BgpSession], tname: str, keys, ibgp_peers: set[str]) -> None:
+        """Export ``keys`` of one table to ``sessions`` (those with its family negotiated).
+
+        The best path, its NLRI and its attributes (per (local AS, iBGP) policy: an update
+        group) are computed once per key; each neighbor then applies split horizon and
+        its RT interest, and the Adj-RIB-Out diff decides announce / withdraw / nothing."""
         fam = TABLE_FAMILY[tname]
-        if fam not in sess.negotiated.families:
+        members = [s for s in sessions if fam in s.negotiated.families]
+        if not members:
             return
-        adv = self._adv.setdefault(cfg.name, {})
-        old = adv.get((tname, key))
-        path = export_path(self.rib, tname, key, peer=cfg.name, ibgp=cfg.ibgp, ibgp_peers=ibgp)
+        if tname == RTARGET_TABLE:
+            for sess in members:
+                for key in keys:
+                    self._export_rtarget(sess, key, ibgp_peers)
+            return
+        t = self.rib.tables[tname]
         evpn = fam == EVPN
-        if path is not None and tname in VPN_EXPORT_TABLES and RTC in sess.negotiated.families:
-            if not rt_interest_allows(self._interest.get(cfg.name, {}).keys(), path.route_targets):
-                path = None
-        nlri = None
-        if path is not None:
-            nlri = nlri_for(tname, key, path, ethernet_tag=self.rib.evpn_ethernet_tag(path) if evpn else None)
+        vpn = tname in VPN_EXPORT_TABLES
+        views = []
+        for sess in members:
+            cfg = sess.config
+            interest = self._interest.get(cfg.name, {}).keys() if vpn and RTC in sess.negotiated.families else None
+            # unicast toward eBGP: next hop self (RFC 4271 §5.1.3, as GoBGP and FRR do); VPN
+            # routes keep the vRouter's next hop (the control node is not in the data path)
+            next_hop_self = fam in UNICAST_FAMILIES and not cfg.ibgp
+            views.append((sess, cfg.name, cfg.ibgp, (cfg.local_asn, cfg.ibgp), self._adv.setdefault(cfg.name, {}),
+                          interest, self._self_next_hop(sess, fam) if next_hop_self else None))
+        for key in keys:
+            best = exportable_best(t, key)
+            nlri = None
+            if best is not None:
+                nlri = nlri_for(tname, key, best, ethernet_tag=self.rib.evpn_ethernet_tag(best) if evpn else None)
+                if nlri is None:
+                    best = None
+            attrs_by_policy: dict[tuple, tuple] = {}
+            akey = (tname, key)
+            for sess, name, ibgp, policy, adv, interest, self_nh in views:
+                path = best
+                if path is not None:
+                    if path.protocol == "BGP" and not _may_send(path, name, ibgp, ibgp_peers):
+                        path = None
+                    elif interest is not None and not rt_interest_allows(interest, path.route_targets):
+                        path = None
+                old = adv.get(akey)
+                if path is None:
+                    if old is not None:
+                        del adv[akey]
+                        sess.withdraw(*old)
+                    continue
+                if old is not None and old[1] != nlri:
+                    if str(old[1]) == str(nlri):
+                        sess.forget(*old)  # same route, new label: the new announcement replaces it
+                    else:
+                        sess.withdraw(*old)  # another route now (e.g. the EVPN ethernet tag moved)
+                adv[akey] = (fam, nlri)
+                attrs = attrs_by_policy.get(policy)
+                if attrs is None:
+                    attrs = attrs_by_policy[policy] = attributes_for(
+                        path, local_asn=policy[0], ibgp=ibgp, evpn=evpn, vn_index=self.rib.origin_vn_index(path),
+                        pmsi=isinstance(nlri, InclusiveMulticast))
+                sess.advertise(fam, nlri, attrs, path.next_hop if self_nh is None else self_nh)
+
+    @staticmethod
+    def _self_next_hop(sess: BgpSession, fam: Family) -> str:
+        """Our address as a next hop of ``fam`` ('' lets the session use its local address;
+        IPv6 routes over an IPv4 session get the IPv4-mapped form, as FRR sends)."""
+        local = sess.local_next_hop
+        if fam == IPV6_UNICAST and ":" not in local:
+            return f"::ffff:{local}"
+        return ""
+
+    def _export_rtarget(self, sess: BgpSession, key: str, ibgp: set[str]) -> None:
+        cfg = sess.config
+        adv = self._adv.setdefault(cfg.name, {})
+        akey = (RTARGET_TABLE, key)
+        old = adv.get(akey)
+        path = export_path(self.rib, RTARGET_TABLE, key, peer=cfg.name, ibgp=cfg.ibgp, ibgp_peers=ibgp)
+        nlri = nlri_for(RTARGET_TABLE, key, path) if path is not None else None
         if nlri is None:
             if old is not None:
-                del adv[(tname, key)]
+                del adv[akey]
                 sess.withdraw(*old)
             return
-        if old is not None and old[1] != nlri:
-            if str(old[1]) == str(nlri):
-                sess.forget(*old)  # same route, new label: the new announcement replaces it
-            else:
-                sess.withdraw(*old)  # another route now (e.g. the EVPN ethernet tag moved)
-        adv[(tname, key)] = (fam, nlri)
-        attrs = attributes_for(path, local_asn=cfg.local_asn, ibgp=cfg.ibgp, evpn=evpn,
-                               vn_index=self.rib.origin_vn_index(path), pmsi=isinstance(nlri, InclusiveMulticast))
-        sess.advertise(fam, nlri, attrs, "" if fam == RTC else path.next_hop)
+        adv[akey] = (RTC, nlri)
+        sess.advertise(RTC, nlri, attributes_for(path, local_asn=cfg.local_asn, ibgp=cfg.ibgp), "")
 
     # ---- BgpHandler -----------------------------------------------------------------
 
@@ -178,12 +245,13 @@ class BgpBridge:
     def on_update(self, session: BgpSession, update: Update) -> None:
         name = session.config.name
         now = self.node.now()
+        rib = self.rib
         interest = self._interest.setdefault(name, {})
         before = set(interest)
         for fam, nlri in update.withdrawals():
             table = FAMILY_TABLE.get(fam)
-            if table in BGP_IMPORT_TABLES or table == RTARGET_TABLE:
-                self.rib.remove_bgp_path(name, table, str(nlri), now)
+            if table is not None:
+                rib.remove_bgp_path(name, table, nlri.prefix if fam in UNICAST_FAMILIES else str(nlri), now)
             if fam == RTC:
                 rt = membership_target(nlri)
                 asking = interest.get(rt)
@@ -191,14 +259,18 @@ class BgpBridge:
                     asking.discard(nlri)
                     if not asking:
                         del interest[rt]
-        for fam, nlri, next_hop in update.announced():
-            table = FAMILY_TABLE.get(fam)
-            if table not in BGP_IMPORT_TABLES and table != RTARGET_TABLE:
-                continue
-            table, key, path = path_from_bgp(name, session.negotiated.peer_router_id, fam, nlri, next_hop, update.attributes)
-            self.rib.add_bgp_path(table, key, path, now)
-            if fam == RTC:
-                interest.setdefault(membership_target(nlri), set()).add(nlri)
+        announced = update.announced()
+        if announced:
+            # one template per UPDATE: every route in it shares the attributes
+            template = path_template(name, session.negotiated.peer_router_id, update.attributes,
+                                     local_asn=session.config.local_asn, now=now)
+            for fam, nlri, next_hop in announced:
+                if fam not in FAMILY_TABLE:
+                    continue
+                table, key, path = path_for_nlri(template, fam, nlri, next_hop)
+                rib.add_bgp_path(table, key, path, now)
+                if fam == RTC:
+                    interest.setdefault(membership_target(nlri), set()).add(nlri)
         self.node.flush()
         if set(interest) != before:
             for tname in VPN_EXPORT_TABLES:  # what this neighbor may receive changed

@@ -28,11 +28,11 @@ from filament.wire.bgp import (
 from filament.wire.bgp import capabilities as caps
 from filament.wire.bgp import errors as E
 from filament.wire.bgp.attr.as_path import for_four_octet_peer, for_two_octet_peer, from_two_octet_peer
-from filament.wire.bgp.attr.basic import NextHop
-from filament.wire.bgp.attr.mp import MpReach, MpUnreach
+from filament.wire.bgp.attr.mp import MpUnreach
 from filament.wire.bgp.common import Family
-from filament.wire.bgp.message import HEADER_SIZE, MAX_SIZE, parse_header
-from filament.wire.bgp.nlri import encode_nlri
+from filament.wire.bgp.message import HEADER_SIZE, parse_header
+from filament.wire.bgp.nlri import nlri_encoder
+from filament.wire.bgp.update import pack_routes
 
 log = logging.getLogger("filament.control.bgp")
 
@@ -403,10 +403,13 @@ class BgpSession:
         return Open(cfg.local_asn, cfg.hold_time, cfg.router_id, tuple(cl))
 
     def _send(self, msg) -> None:
+        if self._writer is not None:
+            self._send_raw(encode_message(msg, self.ctx), _KIND[type(msg)])
+
+    def _send_raw(self, data: bytes, kind: str) -> None:
         if self._writer is None:
             return
-        self._writer.write(encode_message(msg, self.ctx))
-        kind = _KIND[type(msg)]
+        self._writer.write(data)
         self.stats.tx[kind] += 1
         self.stats.tx["total"] += 1
 
@@ -432,58 +435,45 @@ class BgpSession:
             if self.state != ESTABLISHED or self._writer is None:
                 continue
             while self._pending:
-                batch = self._take_batch()
-                for msg in batch:
-                    self._send(msg)
+                for data in self._take_batch():
+                    self._send_raw(data, "update")
                 await self._writer.drain()
             while self._pending_eor and not self._pending:
                 fam = self._pending_eor.pop(0)
                 self._send(Update() if fam == IPV4_UNICAST else Update(attributes=(MpUnreach(fam),)))
             await self._writer.drain()
 
-    def _take_batch(self, limit: int = 512) -> list[Update]:
-        """Up to ``limit`` routes from the pending queue, packed into UPDATEs that share
-        attributes and fit in ``MAX_SIZE``."""
-        groups: dict[tuple[Family, tuple | None], list] = {}
-        for _ in range(min(limit, len(self._pending))):
-            (fam, nlri), adv = self._pending.popitem()
-            groups.setdefault((fam, adv), []).append(nlri)
-        out = []
+    def _take_batch(self, limit: int = 2048) -> list[bytes]:
+        """Up to ``limit`` routes from the pending queue as encoded UPDATEs: routes sharing
+        attributes and next hop go together, each message under ``MAX_SIZE``."""
+        # Group by the attribute tuple's identity first (the bridge hands out one tuple
+        # per attribute set, and hashing a tuple of dataclasses per route is what made
+        # this expensive), then merge equal sets that arrived as different objects.
+        by_id: dict[tuple, list] = {}
+        pending = self._pending
+        for _ in range(min(limit, len(pending))):
+            (fam, nlri), adv = pending.popitem()
+            gk = (fam, None, "") if adv is None else (fam, id(adv[0]), adv[1])
+            group = by_id.get(gk)
+            if group is None:
+                group = by_id[gk] = [adv, []]
+            group[1].append(nlri)
+        groups: dict[tuple, list] = {}
+        for (fam, _, _), (adv, nlris) in by_id.items():
+            groups.setdefault((fam, adv), []).extend(nlris)
+        out: list[bytes] = []
+        ctx = self.ctx
         for (fam, adv), nlris in groups.items():
-            out.extend(self._pack(fam, adv, nlris))
+            enc = nlri_encoder(fam)
+            encoded = [enc(n, ctx) for n in nlris]
+            if adv is None:
+                out.extend(pack_routes(fam, None, "", encoded, ctx))
+                continue
+            attrs, next_hop = adv
+            if not self.negotiated.as4:
+                attrs = for_two_octet_peer(attrs)
+            out.extend(pack_routes(fam, attrs, next_hop, encoded, ctx))
         return out
-
-    def _pack(self, fam: Family, adv: tuple | None, nlris: list) -> list[Update]:
-        out: list[Update] = []
-        room = MAX_SIZE - len(encode_message(self._update(fam, adv, []), self.ctx)) - 8  # 8: a length may widen
-        chunk: list = []
-        used = 0
-        for n in nlris:
-            size = len(encode_nlri(fam, (n,), self.ctx))
-            if chunk and used + size > room:
-                out.append(self._update(fam, adv, chunk))
-                chunk, used = [], 0
-            chunk.append(n)
-            used += size
-        if chunk:
-            out.append(self._update(fam, adv, chunk))
-        return out
-
-    def _update(self, fam: Family, adv: tuple | None, nlris: list) -> Update:
-        if adv is None:
-            if fam == IPV4_UNICAST:
-                return Update(withdrawn=tuple(nlris))
-            return Update(attributes=(MpUnreach(fam, tuple(nlris)),))
-        attrs, next_hop = adv
-        if not self.negotiated.as4:
-            attrs = for_two_octet_peer(attrs)
-        if fam == IPV4_UNICAST:
-            return Update(attributes=tuple(sorted(attrs + (NextHop(next_hop),), key=_code)), nlri=tuple(nlris))
-        return Update(attributes=tuple(sorted(attrs + (MpReach(fam, next_hop, tuple(nlris)),), key=_code)))
-
-
-def _code(attr) -> int:
-    return attr.CODE
 
 
 class _PeerNotification(Exception):

@@ -29,6 +29,7 @@ class Path:
     etree_leaf: bool = False
     llgr_stale: bool = False
     as_path_len: int = 0
+    as_path: tuple = ()  # a learned path's AS_PATH segments ((type, (asn, ...)), ...), kept for re-advertisement
     origin: int = 0
     security_groups: tuple[int, ...] = ()
     tags: tuple[int, ...] = ()
@@ -86,7 +87,7 @@ class Path:
         return (
             self.next_hop, self.label, self.l3_label, self.label_block, self.encap,
             self.security_groups, self.tags, self.communities, self.route_targets,
-            self.source_rd, self.sub_protocol, self.router_mac, self.origin_vn, self.flags,
+            self.source_rd, self.sub_protocol, self.router_mac, self.origin_vn, self.flags, self.as_path,
         )
 
 

@@ -95,6 +95,7 @@ def vrf_key(family: str, key: str) -> str | None:
     return None
 
 
+_NO_IMPORTERS: frozenset[str] = frozenset()
 BGP_IMPORT_TABLES = frozenset({VPN_TABLES["inet"], VPN_TABLES["inet6"], VPN_TABLES["evpn"]})
 
 
@@ -297,7 +298,8 @@ class Rib:
         """Add/replace a BGP neighbor's path in a VPN table; it is imported into every
         instance whose effective imports share one of its route targets."""
         t = self.tables[table]
-        path = replace(path, primary_table="", last_modified=now)
+        if path.primary_table or path.last_modified != now:
+            path = replace(path, primary_table="", last_modified=now)  # callers on the hot path pass it ready
         if t.set_path(key, path, now):
             self._touch(table, key, t.family)
         self._peer_primaries.setdefault(path.peer, set()).add((table, key))
@@ -364,16 +366,20 @@ class Rib:
                 want[(self.instances[d].tables[src.family].name, key)] = sec
         elif path is not None and tname in BGP_IMPORT_TABLES:
             # a route learned over BGP: import by route target (the key loses its RD)
-            vkey = vrf_key(src.family, key)
             dests = set()
             for rt in path.route_targets:
-                dests |= self._importers.get(rt, set())
+                dests |= self._importers.get(rt, _NO_IMPORTERS)
+            vkey = vrf_key(src.family, key) if dests else None
             if vkey is not None:
                 sec = replace(path, primary_table=tname)
                 for d in dests:
                     want[(self.instances[d].tables[src.family].name, vkey)] = sec
         skey = (tname, key, peer)
-        have = self._secondaries.pop(skey, set())
+        have = self._secondaries.pop(skey, None)
+        if have is None:
+            if not want:
+                return
+            have = set()
         for dst in have - want.keys():
             dt = self.tables.get(dst[0])
             if dt is not None and dt.remove_path(dst[1], (peer, tname), now) is not None:

@@ -68,7 +68,8 @@ class RouteTable:
                 break
         else:
             route.paths.append(path)
-        route.paths.sort(key=Path.order_key)
+        if len(route.paths) > 1:
+            route.paths.sort(key=Path.order_key)
         route.last_modified = now
         return True
 

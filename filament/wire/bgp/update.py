@@ -9,9 +9,9 @@ from filament.wire.bgp.attr import DecodedAttributes, decode_attributes, encode_
 from filament.wire.bgp.attr.as_path import AsPath
 from filament.wire.bgp.attr.basic import NextHop, Origin
 from filament.wire.bgp.attr.mp import MpReach, MpUnreach
-from filament.wire.bgp.common import IPV4_UNICAST, Context
+from filament.wire.bgp.common import IPV4_UNICAST, Context, Family
 from filament.wire.bgp.errors import MALFORMED_ATTRIBUTE_LIST, UPDATE_MESSAGE, BgpError
-from filament.wire.bgp.message import UPDATE, register
+from filament.wire.bgp.message import HEADER_SIZE, MAX_SIZE, UPDATE, frame, register
 from filament.wire.bgp.nlri import decode_nlri, encode_nlri
 
 
@@ -96,3 +96,53 @@ class Update:
         if alen == 0 and not nlri and wlen == 0:
             pass  # End-of-RIB for IPv4 unicast
         return cls(tuple(withdrawn), tuple(attrs.values()), tuple(nlri), withdraw, dec.discarded)
+
+
+def pack_routes(family: Family, attributes: tuple | None, next_hop: str, nlri: list[bytes], ctx: Context,
+                max_size: int = MAX_SIZE) -> list[bytes]:
+    """Whole UPDATE messages (header included) carrying the pre-encoded NLRI ``nlri`` of
+    ``family``: announced with ``attributes`` (MP_REACH / NEXT_HOP from ``next_hop`` are
+    added) or withdrawn when ``attributes`` is None, as many per message as fit in
+    ``max_size``. Attributes are encoded once per call and each NLRI exactly once (the
+    caller's), which is what makes reflecting many routes with one attribute set cheap."""
+    if family == IPV4_UNICAST:
+        if attributes is None:
+            return [frame(UPDATE, struct.pack("!H", len(w)) + w + b"\x00\x00") for w in _chunks(nlri, max_size - 23)]
+        a = encode_attributes(sorted(attributes + (NextHop(next_hop),), key=_code), ctx)
+        head = b"\x00\x00" + struct.pack("!H", len(a)) + a
+        return [frame(UPDATE, head + body) for body in _chunks(nlri, max_size - HEADER_SIZE - len(head))]
+    if attributes is None:
+        # MP_UNREACH: 4-byte attribute header (extended length), AFI/SAFI 3 bytes
+        return [frame(UPDATE, b"\x00\x00" + _attr_block(MpUnreach(family, raw=body).encode(ctx)))
+                for body in _chunks(nlri, max_size - HEADER_SIZE - 4 - 4 - 3)]
+    before = encode_attributes(sorted((a for a in attributes if a.CODE < MpReach.CODE), key=_code), ctx)
+    after = encode_attributes(sorted((a for a in attributes if a.CODE > MpReach.CODE), key=_code), ctx)
+    nh_len = len(MpReach(family, next_hop, raw=b"\x00").encode_value(ctx)) - 1  # AFI/SAFI, next hop, reserved
+    room = max_size - HEADER_SIZE - 4 - len(before) - len(after) - 4 - nh_len
+    out = []
+    for body in _chunks(nlri, room):
+        mp = MpReach(family, next_hop, raw=body).encode(ctx)
+        out.append(frame(UPDATE, b"\x00\x00" + _attr_block(before + mp + after)))
+    return out
+
+
+def _attr_block(attrs: bytes) -> bytes:
+    return struct.pack("!H", len(attrs)) + attrs
+
+
+def _chunks(items: list[bytes], room: int):
+    """Concatenations of consecutive ``items`` of at most ``room`` bytes each."""
+    chunk: list[bytes] = []
+    used = 0
+    for item in items:
+        if chunk and used + len(item) > room:
+            yield b"".join(chunk)
+            chunk, used = [], 0
+        chunk.append(item)
+        used += len(item)
+    if chunk:
+        yield b"".join(chunk)
+
+
+def _code(attr) -> int:
+    return attr.CODE

@@ -37,6 +37,11 @@ def decode_nlri(family: Family, data: bytes, ctx: Context) -> list:
     return dec(family, bytes(data), ctx)
 
 
+def nlri_encoder(family: Family) -> Encoder:
+    """The ``encode(nlri, ctx) -> bytes`` of one family (to encode many NLRI one by one)."""
+    return _ENCODERS[family]
+
+
 def encode_nlri(family: Family, items, ctx: Context) -> bytes:
     enc = _ENCODERS[family]
     return b"".join(enc(n, ctx) for n in items)
