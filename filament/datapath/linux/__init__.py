@@ -1,10 +1,14 @@
-"""The Linux backend: netlink through pyroute2, policy/zones through ``nft``.
+"""The Linux backend: netlink through pyroute2, marks/zones/ACLs/NAT through libnftables.
 
 Owned objects are recognised after a restart by: ifalias ``filament:<port>`` (vifs,
 which the orchestrator creates and we only configure), name prefix ``flvx`` (VXLAN
 devices), routing tables in ``[TABLE_BASE, TABLE_LIMIT)`` (routes, rules at priority
 ``RULE_PRIORITIES``), permanent neighbours/fdb entries on owned devices, and the nft
-table ``inet filament``. Nothing else is read for reconciling or ever changed.
+tables ``inet filament`` and ``arp filament``. Nothing else is read for reconciling or
+ever changed.
+
+No process is started per operation: sysctls are ``/proc/sys`` writes and nft runs in
+libnftables, both with the datapath thread switched into the namespace (``netns.py``).
 
 Synchronous: call it from one worker thread, never on the asyncio loop.
 """
@@ -14,7 +18,6 @@ from __future__ import annotations
 import errno as _errno
 import logging
 import os
-import subprocess
 from socket import AF_INET
 
 from pyroute2 import IPRoute
@@ -22,6 +25,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from filament.datapath import nft
 from filament.datapath.base import DatapathError
+from filament.datapath.linux.netns import Netns
+from filament.datapath.linux.nftables import Nftables
 from filament.datapath.state import (
     RULE_PRIORITIES,
     TABLE_BASE,
@@ -57,28 +62,22 @@ class LinuxDatapath:
         """``netns`` None: the current namespace (the agent runs inside its compute host's
         netns). A name is for tests and tools; it must exist (never created here)."""
         self.netns = netns
+        self.ns = Netns(netns)
         self.ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+        self.nft = Nftables(self.ns)
         self._filter_text = ""  # what we last loaded (the kernel's listing is not comparable)
         self._sysctl("net/ipv4/ip_forward", "1")
         self._sysctl("net/ipv4/fwmark_reflect", "1")
 
     def close(self) -> None:
         self.ipr.close()
+        self.nft.close()
+        self.ns.close()
 
     # ---- helpers ---------------------------------------------------------------
 
-    def _run(self, argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
-        if self.netns:
-            argv = ["ip", "netns", "exec", self.netns, *argv]
-        return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=30)
-
     def _sysctl(self, key: str, value: str) -> None:
-        if self.netns:
-            r = self._run(["sysctl", "-qw", f"{key.replace('/', '.')}={value}"])
-            if r.returncode:
-                raise OSError(_errno.EIO, r.stderr.strip())
-            return
-        with open(os.path.join("/proc/sys", key), "w") as f:
+        with self.ns.entered(), open(os.path.join("/proc/sys", key), "w") as f:
             f.write(value)
 
     def _index(self, name: str) -> int:
@@ -146,8 +145,9 @@ class LinuxDatapath:
             if dev in vx_names and n.get("dst") and n.get("lladdr") and n.get("lladdr") != "00:00:00:00:00:00":
                 fdbs.add(Fdb(dev, n.get("lladdr"), n.get("dst")))
 
-        r = self._run(["nft", "list", "table", "inet", nft.TABLE])
-        filt = Filter(self._filter_text or "(present)") if r.returncode == 0 else Filter()
+        tables = self.nft.run("list tables").splitlines()
+        present = any(f"table {family} {nft.TABLE}" == t.strip() for family in nft.FAMILIES for t in tables)
+        filt = Filter(self._filter_text or "(present)") if present else Filter()
         return DatapathState(frozenset(vifs), frozenset(vxlans), frozenset(addresses), frozenset(rules), frozenset(routes),
                              frozenset(neighbours), frozenset(fdbs), filt)
 
@@ -253,15 +253,11 @@ class LinuxDatapath:
         self.ipr.fdb("del", ifindex=self._index(f.dev), lladdr=f.mac, dst=f.dst)
 
     def _add_filter(self, f: Filter) -> None:
-        # atomic replace: create-if-missing, delete, define, in one transaction
-        script = f"table inet {nft.TABLE}\ndelete table inet {nft.TABLE}\n{f.text}"
-        r = self._run(["nft", "-f", "-"], stdin=script)
-        if r.returncode:
-            raise OSError(_errno.EINVAL, f"nft: {r.stderr.strip()}")
+        # atomic replace of both tables: create-if-missing, delete, define, one transaction
+        reset = "".join(f"table {fam} {nft.TABLE}\ndelete table {fam} {nft.TABLE}\n" for fam in nft.FAMILIES)
+        self.nft.run(reset + f.text)
         self._filter_text = f.text
 
     def _del_filter(self, f: Filter) -> None:
-        r = self._run(["nft", "delete", "table", "inet", nft.TABLE])
-        if r.returncode and "No such file" not in r.stderr:
-            raise OSError(_errno.EINVAL, f"nft: {r.stderr.strip()}")
+        self.nft.run("".join(f"table {fam} {nft.TABLE}\ndelete table {fam} {nft.TABLE}\n" for fam in nft.FAMILIES))
         self._filter_text = ""
