@@ -1,6 +1,7 @@
 """The agent's calculation: ``AgentView`` -> ``DatapathState`` (pure, no I/O).
 
-A routing instance with local ports gets a table (chosen by its VNI), an
+A routing instance with local ports gets a table (chosen by its VNI), selected by the
+packet mark the nft tables give what enters from its vifs and VXLAN device, an
 ``unreachable default`` (no fall-through to ``main``), the subnet gateways as local
 addresses (distributed default gateway; vifs answer ARP by proxy with the vRouter MAC)
 and a VXLAN device. Remote routes go ``via <vtep> onlink`` on the VXLAN device of the
@@ -204,7 +205,6 @@ def desired_state(view: AgentView) -> DatapathState:
         vifs.add(Vif(port.ifname, port.uuid, mtu))
         neighbours.add(Neighbour(port.ifname, port.ip, port.mac.lower()))
         routes.add(Route(table, f"{port.ip}/32", nexthops=(NextHop(port.ifname),)))
-        rules.add(Rule(table, iif=port.ifname))
         bindings.append(nft.ZoneBinding(port.ifname, table, nft.zone_for_vni(net.vni)))
         acls.extend(port_acls(view, port))
 
@@ -274,7 +274,7 @@ def desired_state(view: AgentView) -> DatapathState:
         table = table_for_vni(vni)
         dev = vxlan_name(vni)
         vxlans.add(Vxlan(dev, vni, host.vtep, host.underlay_dev, vtep_mac(host.vtep), mtu))
-        rules.add(Rule(table, iif=dev))
+        rules.add(Rule.by_mark(table))  # the nft pre chain marks what enters by the device
         routes.add(Route(table, DEFAULT, kind="unreachable"))
         bindings.append(nft.ZoneBinding(dev, table, nft.zone_for_vni(vni)))
 

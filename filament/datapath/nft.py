@@ -1,14 +1,18 @@
-"""Render the nftables side of the datapath (pure): one owned table ``inet filament``.
+"""Render the nftables side of the datapath (pure): the owned tables ``inet filament``
+and ``arp filament``.
 
 Per routing instance: packets entering from its vifs or its VXLAN device get the
-instance's table id as mark, then the mark picks the instance's conntrack zone
-(overlapping subnets stay apart). A flow between two networks on one host enters
+instance's table id as mark (one ``iifname`` map lookup, however many ports), then the
+mark picks the instance's conntrack zone (a map too; overlapping subnets stay apart). The
+mark is what selects the routing table (one ``ip rule fwmark`` per instance, no rule per
+interface: the kernel walks ip rules one by one for every routed packet). ARP is not IP,
+so the ``arp`` table's input chain marks ARP requests the same way: proxy ARP's route
+lookup then uses the instance's table. A flow between two networks on one host enters
 through vifs of both instances: ``ZoneOverride`` puts both directions in one zone.
-The mark selects the routing table (ip rules by mark come first), so a chain may
-re-route a packet by re-marking it (floating IPs). With ``net.ipv4.fwmark_reflect=1``
-replies the host itself generates — gateway echo replies, ICMP frag-needed — route
-through the instance's table. The mark is cleared at postrouting (after SNAT) so
-VXLAN's underlay lookup is unaffected.
+Because the mark selects the table, a chain may re-route a packet by re-marking it
+(floating IPs). With ``net.ipv4.fwmark_reflect=1`` replies the host itself generates —
+gateway echo replies, ICMP frag-needed — route through the instance's table. The mark is
+cleared at postrouting (after SNAT) so VXLAN's underlay lookup is unaffected.
 
 Floating IPs (``FipNat``): DNAT at prerouting for the FIP arriving in the public
 instance, then a re-mark to the private table; the port's traffic its own table cannot
@@ -16,15 +20,20 @@ route (``fib daddr . mark oif missing``) is re-marked to the public table and SN
 the FIP at postrouting. Both directions of such flows use the private instance's zone.
 
 ACLs (forward hook, chain ``acl``): established/related conntrack entries are accepted
-first; a new flow then goes through its input vif's egress chains and its output vif's
-ingress chains (network policy, then security groups). A ``pass`` rule sets the flow's
-conntrack mark to the rule's id and returns; a ``deny`` (or the chain's default deny)
-sets the (never confirmed) conntrack mark to the rule id, records the flow in the
-``dropped`` set (key: addresses, protocol, packet mark = the instance's table, conntrack
-mark = rule id; 2 min timeout) and drops. Every rule has a counter and a comment naming
-the rule, so ``filament flow`` attributes both kinds of flow. A dropped flow never
-reaches the conntrack table (it is never confirmed), hence the set; kernel ``log``
-is not used because nf_log is off in non-initial namespaces by default.
+first; a new flow then jumps, through one ``iifname`` and one ``oifname`` verdict map, to
+its input vif's egress chain and its output vif's ingress chain (``eg-<vif>``,
+``in-<vif>``), which jump to the stages in order (network policy, then security groups).
+A ``pass`` rule sets the flow's conntrack mark to the rule's id and returns; a ``deny``
+(or the chain's default deny) sets the (never confirmed) conntrack mark to the rule id,
+records the flow in the ``dropped`` set (key: addresses, protocol, packet mark = the
+instance's table, conntrack mark = rule id; 2 min timeout) and drops. Every rule has a
+counter and a comment naming the rule, so ``filament flow`` attributes both kinds of
+flow. A dropped flow never reaches the conntrack table (it is never confirmed), hence
+the set; kernel ``log`` is not used because nf_log is off in non-initial namespaces by
+default.
+
+Interfaces are matched by name, so the tables may be (and are) loaded before the
+interfaces they name are configured: a port is filtered from its first packet.
 """
 
 from __future__ import annotations
@@ -34,7 +43,8 @@ from dataclasses import dataclass
 
 from filament.datapath.state import AclRule, FipNat, VifAcl
 
-TABLE = "filament"
+TABLE = "filament"  # the name of both owned tables: `inet filament` and `arp filament`
+FAMILIES = ("inet", "arp")
 DROPPED_SET = "dropped"
 FULL = (0, 65535)
 # `ct zone` is not usable in a set key on nftables 1.0.6 (its length comes out as 0)
@@ -120,20 +130,38 @@ def _acl_chain(acl: VifAcl) -> str:
     return f'  chain {chain_name(acl)} {{\n{body}  }}\n'
 
 
+def vif_chain_name(vif: str, direction: str) -> str:
+    """The chain a vif's traffic in one direction enters (it jumps to each stage)."""
+    return f"{'in' if direction == 'ingress' else 'eg'}-{vif}"
+
+
+def _vmap(key: str, entries: dict[str, str]) -> str:
+    if not entries:
+        return ""
+    body = ", ".join(f'"{vif}" : jump {chain}' for vif, chain in sorted(entries.items()))
+    return f"    {key} vmap {{ {body} }}\n"
+
+
 def _acl_part(acls: list[VifAcl]) -> str:
     if not acls:
         return ""
     order = {"policy": 0, "sg": 1}
     acls = sorted(acls, key=lambda a: (a.direction != "egress", a.vif, order.get(a.stage, 2)))
-    jumps = "".join(
-        f'    {"iifname" if a.direction == "egress" else "oifname"} "{a.vif}" jump {chain_name(a)}\n' for a in acls
+    stages: dict[tuple[str, str], list[VifAcl]] = {}
+    for a in acls:
+        stages.setdefault((a.vif, a.direction), []).append(a)
+    entry = {d: {vif: vif_chain_name(vif, d) for vif, dd in stages if dd == d} for d in ("egress", "ingress")}
+    per_vif = "".join(
+        f"  chain {vif_chain_name(vif, d)} {{\n" + "".join(f"    jump {chain_name(a)}\n" for a in chain) + "  }\n"
+        for (vif, d), chain in sorted(stages.items())
     )
     return (
         f"  set {DROPPED_SET} {{\n    typeof {DROPPED_KEY}\n"
         "    flags dynamic,timeout; timeout 2m; size 65536;\n  }\n"
         "  chain acl {\n    type filter hook forward priority filter; policy accept;\n"
         '    ct state established,related counter accept comment "established,related"\n'
-        f"{jumps}  }}\n" + "".join(_acl_chain(a) for a in acls)
+        f"{_vmap('iifname', entry['egress'])}{_vmap('oifname', entry['ingress'])}  }}\n"
+        + per_vif + "".join(_acl_chain(a) for a in acls)
     )
 
 
@@ -169,16 +197,20 @@ def _nat_part(nats: list[FipNat]) -> str:
     )
 
 
+def _map(key: str, pairs: list[tuple[str, str]]) -> str:
+    return f"{key} map {{ " + ", ".join(f"{k} : {v}" for k, v in pairs) + " }"
+
+
 def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
            overrides: list[ZoneOverride] | None = None, nats: list[FipNat] | None = None) -> str:
     if not bindings:
         return ""
+    marks = _map("iifname", [(f'"{b.iif}"', f"{b.table:#x}") for b in sorted(set(bindings))])
     # a packet's first `ct zone set` wins (it attaches a conntrack template), so the
     # overrides come first and end the chain
-    zones = "".join(
-        f"    meta mark {t:#x} ct zone set {z}\n" for t, z in sorted({(b.table, b.zone) for b in bindings})
-    )
-    pre = "".join(f'    iifname "{b.iif}" meta mark set {b.table:#x}\n' for b in sorted(bindings))
+    zones = "    ct zone set " + _map("meta mark", [(f"{t:#x}", str(z)) for t, z in
+                                              sorted({(b.table, b.zone) for b in bindings})]) + "\n"
+    pre = f"    meta mark set {marks}\n"
     pre += "".join(
         f"    meta mark {o.table:#x} ip daddr {o.prefix} ct zone set {o.zone} accept\n"
         for o in sorted(set(overrides or ()))
@@ -197,5 +229,10 @@ def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
         "    meta mark set 0\n  }\n"
         f"{_nat_part(list(nats or ()))}"
         f"{_acl_part(list(acls or ()))}"
+        "}\n"
+        # proxy ARP looks the target up with the ARP packet's mark: the instance's table
+        f"table arp {TABLE} {{\n"
+        "  chain in {\n    type filter hook input priority filter; policy accept;\n"
+        f"    meta mark set {marks}\n  }}\n"
         "}\n"
     )

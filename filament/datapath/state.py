@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 VROUTER_MAC = "00:00:5e:00:01:00"  # the original's vRouter MAC: every vif, every vRouter
 TABLE_BASE = 0x10000  # routing tables >= this (and < TABLE_LIMIT) belong to Filament
 TABLE_LIMIT = 0x2000000
-RULE_PRIORITY = 20100  # priority of the ip rules selecting a table by input interface
-MARK_RULE_PRIORITY = 20050  # ... and by packet mark: the mark wins (nft may re-route a packet)
+MARK_RULE_PRIORITY = 20050  # ip rules selecting a table by packet mark (nft marks by interface)
+# by-interface rules (`iif <vif>`), no longer made (one rule per port slows every routed
+# packet) but still ours: observed so a restarted agent sweeps those of older versions
+RULE_PRIORITY = 20100
 RULE_PRIORITIES = (MARK_RULE_PRIORITY, RULE_PRIORITY)  # the rules Filament owns
 VXLAN_PREFIX = "flvx"
 VIF_ALIAS_PREFIX = "filament:"  # ifalias marking a vif Filament configured
@@ -70,7 +72,8 @@ ADDRESS_LABEL = "lo:fl"
 
 @dataclass(frozen=True, slots=True, order=True)
 class Rule:
-    """``ip rule`` selecting a routing table by input interface or by packet mark."""
+    """``ip rule`` selecting a routing table by packet mark (or, made by older versions
+    and only swept now, by input interface)."""
 
     table: int
     iif: str = ""
@@ -182,8 +185,12 @@ class DatapathState:
 
 
 KINDS = ("vifs", "vxlans", "addresses", "rules", "routes", "neighbours", "fdbs")
-# Adds go in this order (devices before what refers to them); deletes in reverse.
-ADD_ORDER = ("vifs", "vxlans", "addresses", "neighbours", "fdbs", "routes", "rules", "filter")
+# Adds go in this order: the nft filter first (it names interfaces, which need not exist
+# or be configured yet), so no port is routed before its ACLs and marks are loaded; then
+# devices before what refers to them. Deletes in reverse (a port's routes go before the
+# filter that still names it).
+ADD_ORDER = ("filter", "vifs", "vxlans", "addresses", "neighbours", "fdbs", "routes", "rules")
+ROUTING_KINDS = frozenset(ADD_ORDER) - {"filter"}  # what forwards traffic: added only once the filter is in
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import pytest
 from filament.agent.desired import desired_state
 from filament.agent.view import AgentView, Host, Network, PathNextHop, Port, RouteIn, Subnet
 from filament.datapath.state import Fdb, Neighbour, NextHop, Route, Rule, Vif, Vxlan, table_for_vni, vtep_mac
+from tests.unit.datapath.nft_text import mark_of, zone_of
 
 H1 = Host(vtep="198.18.0.1", underlay_dev="u1", underlay_mtu=1600)
 RED = Network("d:p:red:red", 5, (Subnet("100.64.1.0/24", "100.64.1.1"),))
@@ -36,7 +37,7 @@ CASES = {
                 Route(T5, "100.64.1.1/32", kind="local", nexthops=(NextHop("lo"),)),
                 Route(T5, "0.0.0.0/0", kind="unreachable"),
             },
-            rules={Rule(T5, iif="tap1"), Rule(T5, iif="flvx5"), Rule.by_mark(T5)},
+            rules={Rule.by_mark(T5)},  # one rule per instance: nft marks by interface
             neighbours={Neighbour("tap1", "100.64.1.11", "02:00:00:00:00:11")},
             fdbs=set(),
         ),
@@ -69,14 +70,14 @@ CASES = {
         dict(
             vxlan_names={"flvx5", "flvx6"},
             routes_has=Route(T6, "0.0.0.0/0", kind="unreachable"),
-            rules_has=Rule(T6, iif="flvx6"),
+            rules_has=Rule.by_mark(T6),
         ),
     ),
     "overlapping subnets in two networks get separate tables": (
         view([P1, P3]),
         dict(
             routes_has=Route(T6, "100.64.1.11/32", nexthops=(NextHop("tap3"),)),
-            rules_has=Rule(T6, iif="tap3"),
+            rules_has=Rule.by_mark(T6),
         ),
     ),
     "duplicate IP in one VRF: first port by uuid wins": (
@@ -108,27 +109,16 @@ def test_deterministic_and_order_independent():
     assert desired_state(a) == desired_state(b)
 
 
-def test_filter_binds_zones_per_instance():
+def test_filter_marks_each_interface_with_its_instance_table():
+    """IP packets and ARP requests entering from a vif or VXLAN device are marked with
+    their instance's table (that mark selects the table: no ip rule per interface)."""
     st = desired_state(view([P1, P3]))
-    assert 'iifname "tap1"' in st.filter.text and 'iifname "tap3"' in st.filter.text
+    for family in ("inet", "arp"):
+        assert {i: mark_of(st.filter.text, i, family) for i in ("tap1", "tap3", "flvx5", "flvx6", "eth0")} == {
+            "tap1": T5, "tap3": T6, "flvx5": T5, "flvx6": T6, "eth0": None}
+    assert not any(r.iif for r in st.rules)
+    assert zone_of(st.filter.text, T5, "100.64.1.11") != zone_of(st.filter.text, T6, "100.64.1.11")
     assert desired_state(view()).filter.text == ""
-
-
-def _zone_of(text: str, table: int, daddr: str) -> int:
-    """The zone the `pre` chain gives a packet marked ``table`` going to ``daddr``: the
-    first matching `ct zone set` wins (the kernel ignores later ones)."""
-    pre = text.split("chain pre {")[1].split("}")[0]
-    for line in pre.splitlines():
-        line = line.strip()
-        if not line.startswith("meta mark ") or "ct zone set" not in line:
-            continue
-        words = line.split()
-        if int(words[2], 16) != table:
-            continue
-        if "daddr" in words and words[words.index("daddr") + 1].split("/")[0] != daddr:
-            continue
-        return int(words[words.index("set", words.index("zone")) + 1])
-    raise AssertionError(f"no zone for {table:#x} -> {daddr}")
 
 
 def test_cross_network_flow_on_one_host_stays_in_one_zone():
@@ -142,6 +132,6 @@ def test_cross_network_flow_on_one_host_stays_in_one_zone():
     st = desired_state(view([pr, pb], nets=(red, blue), routes=routes))
     assert Route(T5, "100.64.2.22/32", nexthops=(NextHop("tapb"),)) in st.routes
     assert Route(T6, "100.64.1.21/32", nexthops=(NextHop("tapr"),)) in st.routes
-    there, back = _zone_of(st.filter.text, T5, "100.64.2.22"), _zone_of(st.filter.text, T6, "100.64.1.21")
+    there, back = zone_of(st.filter.text, T5, "100.64.2.22"), zone_of(st.filter.text, T6, "100.64.1.21")
     assert there == back
-    assert _zone_of(st.filter.text, T6, "100.64.2.99") != _zone_of(st.filter.text, T5, "100.64.1.99")
+    assert zone_of(st.filter.text, T6, "100.64.2.99") != zone_of(st.filter.text, T5, "100.64.1.99")

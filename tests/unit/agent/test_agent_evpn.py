@@ -113,7 +113,7 @@ def test_another_vni_gets_its_device_and_isolated_table():
     st = desired_state(view(evpn={RED.vrf: [mac_ip("100.64.1.21", vni=6)]}))
     assert Route(T5, "100.64.1.21/32", nexthops=(NextHop("flvx6"),)) in st.routes
     assert {v.name for v in st.vxlans} == {"flvx5", "flvx6"}
-    assert Rule(T6, iif="flvx6") in st.rules and Route(T6, "0.0.0.0/0", kind="unreachable") in st.routes
+    assert Rule.by_mark(T6) in st.rules and Route(T6, "0.0.0.0/0", kind="unreachable") in st.routes
 
 
 def test_model_backend_converges_and_sweeps_mac_ip_routes():

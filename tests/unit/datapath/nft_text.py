@@ -1,0 +1,55 @@
+"""Read what a rendered ruleset (``filament.datapath.nft.render``) does to a packet, so
+tests assert behaviour (this interface marks this table, this flow gets this zone) rather
+than exact text. Understands only the shapes the renderer produces."""
+
+from __future__ import annotations
+
+import re
+
+
+def _chain(text: str, family: str, chain: str) -> list[str]:
+    table = text.split(f"table {family} filament {{", 1)[1]
+    body = table.split(f"chain {chain} {{", 1)[1].split("\n  }", 1)[0]
+    return [line.strip() for line in body.splitlines() if line.strip()]
+
+
+def _map(line: str) -> dict[str, str]:
+    inner = line.split("map {", 1)[1].rsplit("}", 1)[0]
+    return {k.strip().strip('"'): v.strip() for k, v in (e.split(" : ") for e in inner.split(", "))}
+
+
+def mark_of(text: str, iif: str, family: str = "inet") -> int | None:
+    """The mark (routing table) a packet entering from ``iif`` gets (``family`` arp: an
+    ARP request), or None."""
+    chain = "pre" if family == "inet" else "in"
+    for line in _chain(text, family, chain):
+        if line.startswith("meta mark set iifname map"):
+            got = _map(line).get(iif)
+            return int(got, 16) if got else None
+    return None
+
+
+def zone_of(text: str, table: int, daddr: str) -> int:
+    """The conntrack zone the ``pre`` chain gives a packet marked ``table`` going to
+    ``daddr``: the first matching ``ct zone set`` wins (the kernel ignores later ones)."""
+    for line in _chain(text, "inet", "pre"):
+        m = re.match(r"meta mark (0x[0-9a-f]+) ip daddr ([\d.]+)(?:/32)? ct zone set (\d+)", line)
+        if m and int(m.group(1), 16) == table and m.group(2) == daddr:
+            return int(m.group(3))
+        if line.startswith("ct zone set meta mark map"):
+            zones = {int(k, 16): int(v) for k, v in _map(line).items()}
+            if table in zones:
+                return zones[table]
+    raise AssertionError(f"no zone for {table:#x} -> {daddr}")
+
+
+def acl_entry(text: str, vif: str, direction: str) -> list[str]:
+    """The stage chains a new flow from (egress) / to (ingress) ``vif`` goes through, in order."""
+    key = "iifname" if direction == "egress" else "oifname"
+    for line in _chain(text, "inet", "acl"):
+        if line.startswith(f"{key} vmap"):
+            target = _map(line.replace("vmap", "map")).get(vif)
+            if target is None:
+                return []
+            return [j.split()[1] for j in _chain(text, "inet", target.split()[1])]
+    return []
