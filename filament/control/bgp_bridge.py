@@ -64,10 +64,10 @@ def exportable_best(table, key: str) -> Path | None:
     """The part of ``export_path`` that does not depend on the neighbor (not for
     ``bgp.rtarget.0``): the best path, unless the key is a flood route not exported."""
     route = table.routes.get(key)
-    if route is None:
+    if route is None or not route.paths:
         return None
-    best = best_path(route.paths)
-    if best is None:
+    best = route.paths[0]  # a route keeps its paths best first (RouteTable.set_path)
+    if not best.feasible:
         return None
     if table.family in ("evpn", "ermvpn") and is_flood_key(table.family, key):
         # an agent's broadcast route goes out as its VTEP's type-3 route; ermvpn and
@@ -259,17 +259,18 @@ class BgpBridge:
                     asking.discard(nlri)
                     if not asking:
                         del interest[rt]
-        announced = update.announced()
-        if announced:
-            # one template per UPDATE: every route in it shares the attributes
-            template = path_template(name, session.negotiated.peer_router_id, update.attributes,
-                                     local_asn=session.config.local_asn, now=now)
-            for fam, nlri, next_hop in announced:
-                if fam not in FAMILY_TABLE:
-                    continue
+        template = None
+        for fam, next_hop, nlris in update.announced_by_family():
+            if fam not in FAMILY_TABLE:
+                continue
+            if template is None:  # one per UPDATE: every route in it shares the attributes
+                template = path_template(name, session.negotiated.peer_router_id, update.attributes,
+                                         local_asn=session.config.local_asn, now=now)
+            rtc = fam == RTC
+            for nlri in nlris:
                 table, key, path = path_for_nlri(template, fam, nlri, next_hop)
                 rib.add_bgp_path(table, key, path, now)
-                if fam == RTC:
+                if rtc:
                     interest.setdefault(membership_target(nlri), set()).add(nlri)
         self.node.flush()
         if set(interest) != before:

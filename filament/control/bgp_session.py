@@ -186,6 +186,7 @@ class BgpSession:
         return len(self._pending)
 
     def received_count(self) -> int:
+        """Prefixes the peer has announced and not withdrawn (counted when ``max_prefixes`` is set)."""
         return sum(len(s) for s in self._received.values())
 
     # ---- connection management ------------------------------------------------------
@@ -354,14 +355,15 @@ class BgpSession:
             log.debug("bgp %s: End-of-RIB for %s", self.config.name, eor)
             self.handler.on_end_of_rib(self, eor)
             return
-        fams = self.negotiated.families
-        for fam, nlri in update.withdrawals():
-            self._received.get(fam, set()).discard(nlri)
-        for fam, nlri, _ in update.announced():
-            if fam in fams:
-                self._received.setdefault(fam, set()).add(nlri)
-        if self.config.max_prefixes and self.received_count() > self.config.max_prefixes:
-            raise BgpError(E.CEASE, E.MAX_PREFIXES, reason=f"more than {self.config.max_prefixes} prefixes")
+        if self.config.max_prefixes:  # the received set costs a hash per route: only when limited
+            fams = self.negotiated.families
+            for fam, nlri in update.withdrawals():
+                self._received.get(fam, set()).discard(nlri)
+            for fam, nlri, _ in update.announced():
+                if fam in fams:
+                    self._received.setdefault(fam, set()).add(nlri)
+            if self.received_count() > self.config.max_prefixes:
+                raise BgpError(E.CEASE, E.MAX_PREFIXES, reason=f"more than {self.config.max_prefixes} prefixes")
         as4_fix = for_four_octet_peer if self.negotiated.as4 else from_two_octet_peer
         update = dataclasses.replace(update, attributes=as4_fix(update.attributes))
         if update.treat_as_withdraw:

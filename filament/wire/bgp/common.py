@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from dataclasses import dataclass
 
@@ -25,6 +26,9 @@ class Family:
 
     def __str__(self) -> str:
         return FAMILY_NAMES.get(self, f"{self.afi}/{self.safi}")
+
+    def __hash__(self) -> int:  # families key per-route dicts: skip hashing a field tuple
+        return self.afi << 8 | self.safi
 
 
 IPV4_UNICAST = Family(AFI_IPV4, SAFI_UNICAST)
@@ -81,6 +85,16 @@ class RouteDistinguisher:
         return struct.pack("!H", self.type) + self.admin.to_bytes(6, "big")
 
     @classmethod
+    def decode_cached(cls, data: bytes) -> "RouteDistinguisher":
+        """``decode`` through a small cache: an UPDATE's routes mostly share one RD."""
+        rd = _RD_CACHE.get(data)
+        if rd is None:
+            if len(_RD_CACHE) >= 4096:
+                _RD_CACHE.clear()
+            rd = _RD_CACHE[bytes(data)] = cls.decode(data)
+        return rd
+
+    @classmethod
     def decode(cls, data: bytes) -> "RouteDistinguisher":
         if len(data) != 8:
             raise BgpError(UPDATE_MESSAGE, OPTIONAL_ATTRIBUTE_ERROR, reason="bad RD length")
@@ -96,24 +110,18 @@ class RouteDistinguisher:
 
 
 RD_ZERO = RouteDistinguisher(0, 0, 0)
+_RD_CACHE: dict[bytes, RouteDistinguisher] = {}
 
 
 def v4_int(text: str) -> int | None:
     """A dotted-quad IPv4 address as an int, None when ``text`` is not exactly one
     (callers fall back to ``ipaddress`` for other forms and its error messages). The
-    hot paths of route reflection parse addresses per route; ``ipaddress`` costs ~10 us."""
-    parts = text.split(".")
-    if len(parts) != 4:
+    hot paths of route reflection parse addresses per route; ``ipaddress`` costs ~10 us,
+    ``inet_pton`` (as strict: no leading zeros, no short forms) a fraction of one."""
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except (OSError, ValueError, TypeError):
         return None
-    out = 0
-    for p in parts:
-        if not (p.isascii() and p.isdigit()) or len(p) > 3 or (p[0] == "0" and len(p) > 1):
-            return None
-        v = int(p)
-        if v > 255:
-            return None
-        out = out << 8 | v
-    return out
 
 
 def ip_bytes(addr: str) -> bytes:

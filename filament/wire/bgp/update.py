@@ -54,6 +54,20 @@ class Update:
             out.extend((mp.family, p, mp.next_hop) for p in mp.nlri)
         return out
 
+    def announced_by_family(self) -> list[tuple]:
+        """(family, next hop, nlri tuple) per announcing part of the UPDATE (NLRI field,
+        MP_REACH): ``announced()`` without a tuple per route."""
+        if self.treat_as_withdraw:
+            return []
+        out = []
+        if self.nlri:
+            nh = self.get(NextHop)
+            out.append((IPV4_UNICAST, nh.address if nh else "", self.nlri))
+        mp = self.get(MpReach)
+        if mp is not None and mp.nlri:
+            out.append((mp.family, mp.next_hop, mp.nlri))
+        return out
+
     def withdrawals(self) -> list[tuple]:
         """(family, nlri) for every route withdrawn, including treat-as-withdraw ones."""
         out = [(IPV4_UNICAST, p) for p in self.withdrawn]

@@ -27,7 +27,9 @@ class VpnPrefix:
 
     def encode(self, ctx: Context) -> bytes:
         plen, raw = prefix_bytes(self.prefix)
-        if self.labels:
+        if len(self.labels) == 1:
+            lab = label_bytes(self.labels[0])
+        elif self.labels:
             lab = b"".join(label_bytes(v, i == len(self.labels) - 1) for i, v in enumerate(self.labels))
         else:
             lab = WITHDRAW_LABEL.to_bytes(3, "big")
@@ -63,6 +65,6 @@ class VpnPrefix:
             plen = bits - 8 * (j + 8)
             if plen < 0 or plen > maxlen:
                 raise BgpError(UPDATE_MESSAGE, INVALID_NETWORK_FIELD, reason="VPN prefix length")
-            rd = RouteDistinguisher.decode(body[j : j + 8])
+            rd = RouteDistinguisher.decode_cached(body[j : j + 8])
             out.append(VpnPrefix(rd, prefix_str(family.afi, plen, body[j + 8 :]), tuple(labels)))
         return out
