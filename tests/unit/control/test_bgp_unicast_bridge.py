@@ -147,3 +147,44 @@ def test_unicast_routes_stay_out_of_vpn_tables_and_neighbors_without_the_family(
     vpn_only = neighbor(node, "v", 65002, 2, families=(IPV4_VPN,))
     announce(node, a, ["10.0.0.0/24"])
     assert not vpn_only.out and not node.rib.tables["bgp.l3vpn.0"].routes
+
+
+def test_treat_as_withdraw_removes_the_route_downstream():
+    node = Node()
+    a, b = neighbor(node, "a", 65001, 1), neighbor(node, "b", 65002, 2)
+    announce(node, a, ["10.0.0.0/24"])
+    assert b.out[(IPV4_UNICAST, IpPrefix("10.0.0.0/24"))] is not None
+    bad = Update(attributes=(Origin(0), AsPath(((2, (65001,)),)), NextHop("198.18.9.1")), nlri=(IpPrefix("10.0.0.0/24"),),
+                 treat_as_withdraw="malformed MED")  # RFC 7606: what the decoder hands over
+    node.bgp.on_update(a, bad)
+    assert "10.0.0.0/24" not in node.rib.tables["inet.0"].routes
+    assert b.out[(IPV4_UNICAST, IpPrefix("10.0.0.0/24"))] is None
+
+
+def test_incremental_export_equals_a_fresh_dump():
+    """What a neighbor holds after many changes == what a neighbor established afterwards
+    gets in its initial dump (level-triggered export, shared per update group)."""
+    import random
+
+    rng = random.Random(7)
+    node = Node()
+    sources = [neighbor(node, f"s{i}", 65001 + i, i + 1) for i in range(3)]
+    ibgp = neighbor(node, "i1", LOCAL_AS, 9)
+    mon = neighbor(node, "mon", 65100, 10)
+    prefixes = [f"10.{i}.0.0/16" for i in range(12)]
+    for _ in range(300):
+        s = rng.choice(sources + [ibgp])
+        p = rng.choice(prefixes)
+        if rng.random() < 0.7:
+            path = tuple(rng.sample([65001, 65002, 65003, 65010, 65011], rng.randint(0 if s is ibgp else 1, 3)))
+            if s is not ibgp and path and path[0] != s.config.peer_asn:
+                path = (s.config.peer_asn,) + path
+            announce(node, s, [p], path=path, nh=f"198.18.9.{rng.randint(1, 5)}", med=rng.choice([0, 5]))
+        else:
+            node.bgp.on_update(s, Update(withdrawn=(IpPrefix(p),)))
+    late = neighbor(node, "late", 65100, 11)
+
+    def held(sess):
+        return {n: (tuple(a), nh) for n, v in sess.out.items() if v is not None for a, nh in [v]}
+
+    assert held(mon) == held(late) and held(mon)
