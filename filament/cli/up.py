@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import os
@@ -136,6 +137,7 @@ def _agent(args, xmpp_port: int):
 
 def run_up(args) -> int:
     _setup(args)
+    gc.set_threshold(10000, 50, 100)  # many small long-lived objects (routes, config): see filament.control
     asyncio.run(_serve(args, with_roles=True))
     return 0
 

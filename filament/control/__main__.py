@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         await stop.wait()
         await svc.stop()
 
+    # routes are many small long-lived objects: a young-generation collection every 700
+    # allocations cost ~15% of the per-route time in the reflection benchmark
+    gc.set_threshold(10000, 50, 100)
     if args.uvloop:
         import uvloop
 
