@@ -25,6 +25,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from filament.datapath import nft
 from filament.datapath.base import DatapathError
+from filament.datapath.linux import rtnl
 from filament.datapath.linux.netns import Netns
 from filament.datapath.linux.nftables import Nftables
 from filament.datapath.state import (
@@ -65,12 +66,15 @@ class LinuxDatapath:
         self.ns = Netns(netns)
         self.ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()
         self.nft = Nftables(self.ns)
+        with self.ns.entered():
+            self.dumps = rtnl.Dumper()  # lean link/neighbour dumps for observe (in the netns)
         self._filter_text = ""  # what we last loaded (the kernel's listing is not comparable)
         self._sysctl("net/ipv4/ip_forward", "1")
         self._sysctl("net/ipv4/fwmark_reflect", "1")
 
     def close(self) -> None:
         self.ipr.close()
+        self.dumps.close()
         self.nft.close()
         self.ns.close()
 
@@ -91,18 +95,15 @@ class LinuxDatapath:
     def observe(self) -> DatapathState:
         names: dict[int, str] = {}
         vifs, vxlans = set(), set()
-        for link in self.ipr.link("dump"):
-            name = link.get("ifname")
-            names[link["index"]] = name
-            alias = link.get("ifalias") or ""
-            if alias.startswith(VIF_ALIAS_PREFIX):
-                vifs.add(Vif(name, alias[len(VIF_ALIAS_PREFIX):], link.get("mtu")))
-            info = link.get("linkinfo")
-            if name.startswith(VXLAN_PREFIX) and info is not None and info.get("kind") == "vxlan":
-                data = info.get("data")
-                vxlans.add((link["index"], name, data.get("vxlan_id"), data.get("vxlan_local") or "",
-                            data.get("vxlan_link") or 0, link.get("address"), link.get("mtu")))
-        vxlans = {Vxlan(n, vni, local, names.get(lnk, ""), mac, mtu) for _, n, vni, local, lnk, mac, mtu in vxlans}
+        links = self.dumps.links()
+        for link in links:
+            names[link.index] = link.name
+        for link in links:
+            if link.alias.startswith(VIF_ALIAS_PREFIX):
+                vifs.add(Vif(link.name, link.alias[len(VIF_ALIAS_PREFIX):], link.mtu))
+            if link.name.startswith(VXLAN_PREFIX) and link.kind == "vxlan":
+                vxlans.add(Vxlan(link.name, link.vxlan_id, link.vxlan_local, names.get(link.vxlan_link, ""),
+                                 link.address, link.mtu))
         owned_devs = {v.name for v in vifs} | {v.name for v in vxlans}
         vx_names = {v.name for v in vxlans}
 
@@ -118,32 +119,23 @@ class LinuxDatapath:
                 rules.add(Rule(table, iif=r.get("iifname") or "", fwmark=r.get("fwmark") or 0, priority=r.get("priority")))
 
         routes = set()
-        for r in self.ipr.route("dump", family=AF_INET):
-            table = r.get("table")
-            if not (TABLE_BASE <= table < TABLE_LIMIT):
+        for r in self.dumps.routes():
+            if not (TABLE_BASE <= r.table < TABLE_LIMIT):
                 continue
-            prefix = f"{r.get('dst') or '0.0.0.0'}/{r['dst_len']}"
-            kind = RTN.get(r["type"], str(r["type"]))
-            if r.get("multipath"):
-                nhs = tuple(sorted(
-                    NextHop(names.get(h["oif"], str(h["oif"])), dict(h["attrs"]).get("RTA_GATEWAY", ""))
-                    for h in r.get("multipath")))
-            elif r.get("oif"):
-                nhs = (NextHop(names.get(r.get("oif"), str(r.get("oif"))), r.get("gateway") or ""),)
-            else:
-                nhs = ()
-            routes.add(Route(table, prefix, kind, nhs))
+            nhs = tuple(NextHop(names.get(oif, str(oif)), via) for oif, via in r.nexthops)
+            routes.add(Route(r.table, f"{r.dst}/{r.dst_len}", RTN.get(r.type, str(r.type)),
+                             tuple(sorted(nhs)) if len(nhs) > 1 else nhs))
 
         neighbours = set()
-        for n in self.ipr.neigh("dump", family=AF_INET):
-            dev = names.get(n["ifindex"])
-            if dev in owned_devs and n["state"] & NUD_PERMANENT and n.get("lladdr"):
-                neighbours.add(Neighbour(dev, n.get("dst"), n.get("lladdr")))
+        for n in self.dumps.neighbours(AF_INET):
+            dev = names.get(n.ifindex)
+            if dev in owned_devs and n.state & NUD_PERMANENT and n.lladdr:
+                neighbours.add(Neighbour(dev, n.dst, n.lladdr))
         fdbs = set()
-        for n in self.ipr.fdb("dump"):
-            dev = names.get(n["ifindex"])
-            if dev in vx_names and n.get("dst") and n.get("lladdr") and n.get("lladdr") != "00:00:00:00:00:00":
-                fdbs.add(Fdb(dev, n.get("lladdr"), n.get("dst")))
+        for n in self.dumps.neighbours(rtnl.AF_BRIDGE):
+            dev = names.get(n.ifindex)
+            if dev in vx_names and n.dst and n.lladdr and n.lladdr != "00:00:00:00:00:00":
+                fdbs.add(Fdb(dev, n.lladdr, n.dst))
 
         tables = self.nft.run("list tables").splitlines()
         present = any(f"table {family} {nft.TABLE}" == t.strip() for family in nft.FAMILIES for t in tables)
