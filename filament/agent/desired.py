@@ -278,6 +278,7 @@ def desired_state(view: AgentView) -> DatapathState:
         routes.add(Route(table, DEFAULT, kind="unreachable"))
         bindings.append(nft.ZoneBinding(dev, table, nft.zone_for_vni(vni)))
 
+    ruleset = nft.render(bindings, acls, overrides, nats)
     return DatapathState(
         vifs=frozenset(vifs),
         vxlans=frozenset(vxlans),
@@ -286,7 +287,7 @@ def desired_state(view: AgentView) -> DatapathState:
         routes=frozenset(routes),
         neighbours=frozenset(neighbours),
         fdbs=frozenset(fdbs),
-        filter=Filter(nft.render(bindings, acls, overrides, nats), tuple(sorted(acls)), tuple(sorted(nats))),
+        filter=Filter(ruleset.text, tuple(sorted(acls)), tuple(sorted(nats)), ruleset),
     )
 
 

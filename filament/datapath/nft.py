@@ -115,7 +115,7 @@ def _drop(comment: str) -> str:
             f'counter drop comment "{comment}"')
 
 
-def _acl_chain(acl: VifAcl) -> str:
+def _acl_rules(acl: VifAcl) -> tuple[str, ...]:
     lines = []
     for r in acl.rules:
         m = _match(r, acl.direction)
@@ -126,8 +126,7 @@ def _acl_chain(acl: VifAcl) -> str:
     dd = default_deny(acl)
     lines.append(f"meta nfproto ipv4 {_drop(dd)}")
     lines.append(f'counter drop comment "{dd}"')  # not IPv4: no set key, still dropped
-    body = "".join(f"    {line}\n" for line in lines)
-    return f'  chain {chain_name(acl)} {{\n{body}  }}\n'
+    return tuple(lines)
 
 
 def vif_chain_name(vif: str, direction: str) -> str:
@@ -135,34 +134,31 @@ def vif_chain_name(vif: str, direction: str) -> str:
     return f"{'in' if direction == 'ingress' else 'eg'}-{vif}"
 
 
-def _vmap(key: str, entries: dict[str, str]) -> str:
-    if not entries:
-        return ""
-    body = ", ".join(f'"{vif}" : jump {chain}' for vif, chain in sorted(entries.items()))
-    return f"    {key} vmap {{ {body} }}\n"
+VIF_MAPS = {"egress": "iifname", "ingress": "oifname"}  # verdict map name -> the key it is looked up by
 
 
-def _acl_part(acls: list[VifAcl]) -> str:
+def _acl_parts(acls: list[VifAcl]) -> tuple[str, set[tuple[str, str, str, str]], list[tuple[str, tuple[str, ...]]]]:
+    """The fixed ``acl`` part (set, maps, chain), the vif verdict map elements and the
+    per-vif chains (entry chains, then each stage's)."""
     if not acls:
-        return ""
+        return "", set(), []
     order = {"policy": 0, "sg": 1}
     acls = sorted(acls, key=lambda a: (a.direction != "egress", a.vif, order.get(a.stage, 2)))
     stages: dict[tuple[str, str], list[VifAcl]] = {}
     for a in acls:
         stages.setdefault((a.vif, a.direction), []).append(a)
-    entry = {d: {vif: vif_chain_name(vif, d) for vif, dd in stages if dd == d} for d in ("egress", "ingress")}
-    per_vif = "".join(
-        f"  chain {vif_chain_name(vif, d)} {{\n" + "".join(f"    jump {chain_name(a)}\n" for a in chain) + "  }\n"
-        for (vif, d), chain in sorted(stages.items())
-    )
-    return (
+    elements = {("inet", d, f'"{vif}"', f"jump {vif_chain_name(vif, d)}") for vif, d in stages}
+    chains = [(vif_chain_name(vif, d), tuple(f"jump {chain_name(a)}" for a in chain))
+              for (vif, d), chain in sorted(stages.items())]
+    chains += [(chain_name(a), _acl_rules(a)) for a in acls]
+    fixed = (
         f"  set {DROPPED_SET} {{\n    typeof {DROPPED_KEY}\n"
         "    flags dynamic,timeout; timeout 2m; size 65536;\n  }\n"
         "  chain acl {\n    type filter hook forward priority filter; policy accept;\n"
         '    ct state established,related counter accept comment "established,related"\n'
-        f"{_vmap('iifname', entry['egress'])}{_vmap('oifname', entry['ingress'])}  }}\n"
-        + per_vif + "".join(_acl_chain(a) for a in acls)
+        + "".join(f"    {key} vmap @{name}\n" for name, key in VIF_MAPS.items()) + "  }\n"
     )
+    return fixed, elements, chains
 
 
 def _nat_part(nats: list[FipNat]) -> str:
@@ -197,42 +193,90 @@ def _nat_part(nats: list[FipNat]) -> str:
     )
 
 
-def _map(key: str, pairs: list[tuple[str, str]]) -> str:
-    return f"{key} map {{ " + ", ".join(f"{k} : {v}" for k, v in pairs) + " }"
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    """The owned tables, split so a change can be applied in place: ``base`` is all but
+    the per-vif parts (named maps declared empty; a change there reloads everything),
+    ``elements`` the named maps' entries (family, map, key, value), ``chains`` the per-vif
+    ACL chains (name, rules). ``text`` is the whole, as one declarative script."""
+
+    base: str = ""
+    elements: frozenset[tuple[str, str, str, str]] = frozenset()
+    chains: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    text: str = ""
+
+
+MAP_TYPES = {"marks": "ifname : mark", "egress": "ifname : verdict", "ingress": "ifname : verdict"}
+
+
+def _declare(family: str, name: str, elements: set[tuple[str, str, str, str]] | None) -> str:
+    mine = sorted((k, v) for f, m, k, v in elements or () if (f, m) == (family, name))
+    inline = f"; elements = {{ {', '.join(f'{k} : {v}' for k, v in mine)} }}" if mine else ""
+    return f"  map {name} {{ type {MAP_TYPES[name]}{inline}; }}\n"
 
 
 def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
-           overrides: list[ZoneOverride] | None = None, nats: list[FipNat] | None = None) -> str:
+           overrides: list[ZoneOverride] | None = None, nats: list[FipNat] | None = None) -> Ruleset:
     if not bindings:
-        return ""
-    marks = _map("iifname", [(f'"{b.iif}"', f"{b.table:#x}") for b in sorted(set(bindings))])
+        return Ruleset()
+    elements = {(fam, "marks", f'"{b.iif}"', f"{b.table:#x}") for b in bindings for fam in ("inet", "arp")}
+    zone_map = ", ".join(f"{t:#x} : {z}" for t, z in sorted({(b.table, b.zone) for b in bindings}))
     # a packet's first `ct zone set` wins (it attaches a conntrack template), so the
     # overrides come first and end the chain
-    zones = "    ct zone set " + _map("meta mark", [(f"{t:#x}", str(z)) for t, z in
-                                              sorted({(b.table, b.zone) for b in bindings})]) + "\n"
-    pre = f"    meta mark set {marks}\n"
+    zones = f"    ct zone set meta mark map {{ {zone_map} }}\n"
+    pre = "    meta mark set iifname map @marks\n"
     pre += "".join(
         f"    meta mark {o.table:#x} ip daddr {o.prefix} ct zone set {o.zone} accept\n"
         for o in sorted(set(overrides or ()))
     )
     pre += zones
-    out = zones
-    return (
-        f"table inet {TABLE} {{\n"
-        "  chain pre {\n    type filter hook prerouting priority raw; policy accept;\n"
-        f"{pre}  }}\n"
-        "  chain out {\n    type filter hook output priority raw; policy accept;\n"
-        f"{out}  }}\n"
-        # the mark has done its work once routed (and SNAT matched it): clear it so the
-        # VXLAN device's underlay lookup uses `main`
-        "  chain post {\n    type filter hook postrouting priority srcnat + 10; policy accept;\n"
-        "    meta mark set 0\n  }\n"
-        f"{_nat_part(list(nats or ()))}"
-        f"{_acl_part(list(acls or ()))}"
-        "}\n"
-        # proxy ARP looks the target up with the ARP packet's mark: the instance's table
-        f"table arp {TABLE} {{\n"
-        "  chain in {\n    type filter hook input priority filter; policy accept;\n"
-        f"    meta mark set {marks}\n  }}\n"
-        "}\n"
-    )
+    acl_fixed, acl_elements, chains = _acl_parts(list(acls or ()))
+    elements |= acl_elements
+    maps = ["marks"] + (list(VIF_MAPS) if acl_fixed else [])
+
+    def tables(elems, vif_chains) -> str:
+        return (
+            f"table inet {TABLE} {{\n"
+            + "".join(_declare("inet", m, elems) for m in maps)
+            + "  chain pre {\n    type filter hook prerouting priority raw; policy accept;\n"
+            f"{pre}  }}\n"
+            "  chain out {\n    type filter hook output priority raw; policy accept;\n"
+            f"{zones}  }}\n"
+            # the mark has done its work once routed (and SNAT matched it): clear it so
+            # the VXLAN device's underlay lookup uses `main`
+            "  chain post {\n    type filter hook postrouting priority srcnat + 10; policy accept;\n"
+            "    meta mark set 0\n  }\n"
+            f"{_nat_part(list(nats or ()))}"
+            f"{acl_fixed}"
+            + "".join(f"  chain {name} {{\n" + "".join(f"    {r}\n" for r in rules) + "  }\n" for name, rules in vif_chains)
+            + "}\n"
+            # proxy ARP looks the target up with the ARP packet's mark: the instance's table
+            f"table arp {TABLE} {{\n"
+            + _declare("arp", "marks", elems)
+            + "  chain in {\n    type filter hook input priority filter; policy accept;\n"
+            "    meta mark set iifname map @marks\n  }\n"
+            "}\n"
+        )
+
+    return Ruleset(tables(None, ()), frozenset(elements), tuple(chains), tables(elements, chains))
+
+
+def update_script(old: Ruleset, new: Ruleset) -> str:
+    """Commands (one transaction) turning the loaded ``old`` into ``new`` when their
+    ``base`` is the same: new chains first (their rules may jump to each other), changed
+    chains flushed and refilled, map entries added and removed, then removed chains
+    emptied and deleted (after the entries and jumps naming them are gone)."""
+    t = f"inet {TABLE}"
+    was, now = dict(old.chains), dict(new.chains)
+    out = [f"add chain {t} {name}" for name in now if name not in was]
+    for name, rules in now.items():
+        if was.get(name) != rules:
+            if name in was:
+                out.append(f"flush chain {t} {name}")
+            out += [f"add rule {t} {name} {r}" for r in rules]
+    # an entry gone or with a new value is deleted first (a key cannot be added twice)
+    out += [f"delete element {f} {TABLE} {m} {{ {k} }}" for f, m, k, _ in sorted(old.elements - new.elements)]
+    out += [f"add element {f} {TABLE} {m} {{ {k} : {v} }}" for f, m, k, v in sorted(new.elements - old.elements)]
+    gone = [name for name in was if name not in now]
+    out += [f"flush chain {t} {name}" for name in gone] + [f"delete chain {t} {name}" for name in gone]
+    return "".join(f"{line}\n" for line in out)

@@ -160,13 +160,15 @@ class FipNat:
 
 @dataclass(frozen=True, slots=True, order=True)
 class Filter:
-    """The nftables side, rendered as one owned table (zones, marks, ACLs, NAT). ``acls``
+    """The nftables side, rendered as the owned tables (zones, marks, ACLs, NAT). ``acls``
     and ``nats`` are what ``text`` was rendered from (for tests and introspect);
-    equality is the text."""
+    ``ruleset`` is ``text`` in parts (``nft.Ruleset``), so a backend can apply a change in
+    place; equality is the text."""
 
     text: str = ""
     acls: tuple[VifAcl, ...] = field(default=(), compare=False)
     nats: tuple[FipNat, ...] = field(default=(), compare=False)
+    ruleset: object = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ class LinuxDatapath:
         with self.ns.entered():
             self.dumps = rtnl.Dumper()  # lean link/neighbour dumps for observe (in the netns)
         self._filter_text = ""  # what we last loaded (the kernel's listing is not comparable)
+        self._loaded: nft.Ruleset | None = None  # ... in parts: the next change may be applied in place
         self._sysctl("net/ipv4/ip_forward", "1")
         self._sysctl("net/ipv4/fwmark_reflect", "1")
 
@@ -139,6 +140,8 @@ class LinuxDatapath:
 
         tables = self.nft.run("list tables").splitlines()
         present = any(f"table {family} {nft.TABLE}" == t.strip() for family in nft.FAMILIES for t in tables)
+        if not present:
+            self._loaded = None  # deleted behind our back: the next load is a whole one
         filt = Filter(self._filter_text or "(present)") if present else Filter()
         return DatapathState(frozenset(vifs), frozenset(vxlans), frozenset(addresses), frozenset(rules), frozenset(routes),
                              frozenset(neighbours), frozenset(fdbs), filt)
@@ -245,11 +248,28 @@ class LinuxDatapath:
         self.ipr.fdb("del", ifindex=self._index(f.dev), lladdr=f.mac, dst=f.dst)
 
     def _add_filter(self, f: Filter) -> None:
+        new = f.ruleset if isinstance(f.ruleset, nft.Ruleset) else None
+        old = self._loaded
+        if new is not None and old is not None and old.base and old.base == new.base:
+            # only per-vif parts changed: map entries and chains, in place, one transaction
+            # (a whole reload costs ~0.2 ms per vif with ACLs, and empties the `dropped` set)
+            try:
+                self.nft.run(nft.update_script(old, new))
+            except OSError as exc:
+                log.warning("nft in-place update refused, reloading the tables: %s", exc)
+            else:
+                self._loaded, self._filter_text = new, f.text
+                return
         # atomic replace of both tables: create-if-missing, delete, define, one transaction
-        reset = "".join(f"table {fam} {nft.TABLE}\ndelete table {fam} {nft.TABLE}\n" for fam in nft.FAMILIES)
-        self.nft.run(reset + f.text)
-        self._filter_text = f.text
+        self._loaded = None
+        self.nft.run(self._reset() + f.text)
+        self._loaded, self._filter_text = new, f.text
+
+    @staticmethod
+    def _reset() -> str:
+        return "".join(f"table {fam} {nft.TABLE}\ndelete table {fam} {nft.TABLE}\n" for fam in nft.FAMILIES)
 
     def _del_filter(self, f: Filter) -> None:
-        self.nft.run("".join(f"table {fam} {nft.TABLE}\ndelete table {fam} {nft.TABLE}\n" for fam in nft.FAMILIES))
+        self._loaded = None
+        self.nft.run(self._reset())
         self._filter_text = ""

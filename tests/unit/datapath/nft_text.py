@@ -7,15 +7,28 @@ from __future__ import annotations
 import re
 
 
+def _table(text: str, family: str) -> str:
+    return text.split(f"table {family} filament {{", 1)[1].split("\n}\n", 1)[0]
+
+
 def _chain(text: str, family: str, chain: str) -> list[str]:
-    table = text.split(f"table {family} filament {{", 1)[1]
-    body = table.split(f"chain {chain} {{", 1)[1].split("\n  }", 1)[0]
+    body = _table(text, family).split(f"chain {chain} {{", 1)[1].split("\n  }", 1)[0]
     return [line.strip() for line in body.splitlines() if line.strip()]
 
 
-def _map(line: str) -> dict[str, str]:
-    inner = line.split("map {", 1)[1].rsplit("}", 1)[0]
-    return {k.strip().strip('"'): v.strip() for k, v in (e.split(" : ") for e in inner.split(", "))}
+def _pairs(inner: str) -> dict[str, str]:
+    return {k.strip().strip('"'): v.strip() for k, v in (e.split(" : ") for e in inner.split(", ") if " : " in e)}
+
+
+def _map(line: str, text: str = "", family: str = "inet") -> dict[str, str]:
+    """The entries of the map a rule looks up: inline (``map { … }``) or named (``@name``)."""
+    if "@" in line:
+        name = line.split("@", 1)[1].split()[0]
+        decl = next((ln for ln in _table(text, family).splitlines() if ln.strip().startswith(f"map {name} {{")), "")
+        if "elements = {" not in decl:
+            return {}
+        return _pairs(decl.split("elements = {", 1)[1].split("}", 1)[0])
+    return _pairs(line.split("map {", 1)[1].rsplit("}", 1)[0])
 
 
 def mark_of(text: str, iif: str, family: str = "inet") -> int | None:
@@ -24,7 +37,7 @@ def mark_of(text: str, iif: str, family: str = "inet") -> int | None:
     chain = "pre" if family == "inet" else "in"
     for line in _chain(text, family, chain):
         if line.startswith("meta mark set iifname map"):
-            got = _map(line).get(iif)
+            got = _map(line, text, family).get(iif)
             return int(got, 16) if got else None
     return None
 
@@ -48,7 +61,7 @@ def acl_entry(text: str, vif: str, direction: str) -> list[str]:
     key = "iifname" if direction == "egress" else "oifname"
     for line in _chain(text, "inet", "acl"):
         if line.startswith(f"{key} vmap"):
-            target = _map(line.replace("vmap", "map")).get(vif)
+            target = _map(line.replace("vmap", "map"), text).get(vif)
             if target is None:
                 return []
             return [j.split()[1] for j in _chain(text, "inet", target.split()[1])]
