@@ -152,9 +152,11 @@ class AgentService:
         if not self.in_sync():
             log.warning("no control node EoR after %.0fs: reconciling with what we have", self.opts.sync_timeout)
         self._wake.set()
+        converged: DatapathState | None = None  # what the datapath was last converged to
+        resync_at = loop.time()  # the first pass always observes (and sweeps)
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.opts.resync_interval)
+                await asyncio.wait_for(self._wake.wait(), max(0.0, resync_at - loop.time()))
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
@@ -163,16 +165,27 @@ class AgentService:
             self.generation += 1
             gen = self.generation
             self._publish(self.view)
+            if self.desired == converged and loop.time() < resync_at:
+                # a wake-up that changes nothing in the datapath (a route echo, config of
+                # another host...): observing again would only confirm the last pass
+                await self._mark_applied(gen)
+                continue
             try:
                 self.last_pass = await loop.run_in_executor(self._pool, converge, self.backend, self.desired)
             except Exception:
                 log.exception("reconcile pass failed")
+                converged, resync_at = None, loop.time() + 1.0  # retry in a second, not in a loop
                 continue
-            async with self._applied:
-                self.applied_generation = gen
-                self._applied.notify_all()
+            converged = None if self.last_pass.failed else self.desired
+            resync_at = loop.time() + self.opts.resync_interval
+            await self._mark_applied(gen)
             if self.last_pass.failed:
                 loop.call_later(1.0, self._wake.set)  # retry with a little delay
+
+    async def _mark_applied(self, gen: int) -> None:
+        async with self._applied:
+            self.applied_generation = gen
+            self._applied.notify_all()
 
     async def wait_applied(self, timeout: float = 10.0) -> None:
         """Wait until the datapath reflects every change seen so far (a barrier for tests)."""
