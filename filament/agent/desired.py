@@ -278,7 +278,10 @@ def desired_state(view: AgentView) -> DatapathState:
         routes.add(Route(table, DEFAULT, kind="unreachable"))
         bindings.append(nft.ZoneBinding(dev, table, nft.zone_for_vni(vni)))
 
-    ruleset = nft.render(bindings, acls, overrides, nats)
+    # conntrack only for the ports that need it: filtered or NATed ("P" vifs)
+    filtered = {a.vif for a in acls} | {n.vif for n in nats}
+    tracked = [(p.ifname, p.ip) for p in ports if p.ifname in filtered]
+    ruleset = nft.render(bindings, acls, overrides, nats, tracked)
     return DatapathState(
         vifs=frozenset(vifs),
         vxlans=frozenset(vxlans),

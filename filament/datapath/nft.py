@@ -206,33 +206,50 @@ class Ruleset:
     text: str = ""
 
 
-MAP_TYPES = {"marks": "ifname : mark", "egress": "ifname : verdict", "ingress": "ifname : verdict"}
+# named maps (key : value) and sets (key only: their elements' value is "")
+MAP_TYPES = {"marks": "ifname : mark", "egress": "ifname : verdict", "ingress": "ifname : verdict",
+             "tracked_vifs": "ifname", "tracked_addrs": "ipv4_addr"}
+
+
+def _element(key: str, value: str) -> str:
+    return f"{key} : {value}" if value else key
 
 
 def _declare(family: str, name: str, elements: set[tuple[str, str, str, str]] | None) -> str:
     mine = sorted((k, v) for f, m, k, v in elements or () if (f, m) == (family, name))
-    inline = f"; elements = {{ {', '.join(f'{k} : {v}' for k, v in mine)} }}" if mine else ""
-    return f"  map {name} {{ type {MAP_TYPES[name]}{inline}; }}\n"
+    inline = f"; elements = {{ {', '.join(_element(k, v) for k, v in mine)} }}" if mine else ""
+    kind = "map" if ":" in MAP_TYPES[name] else "set"
+    return f"  {kind} {name} {{ type {MAP_TYPES[name]}{inline}; }}\n"
 
 
 def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
-           overrides: list[ZoneOverride] | None = None, nats: list[FipNat] | None = None) -> Ruleset:
+           overrides: list[ZoneOverride] | None = None, nats: list[FipNat] | None = None,
+           tracked: list[tuple[str, str]] | None = None) -> Ruleset:
+    """``tracked``: (vif, IPv4 address) of the ports whose flows conntrack must see (the
+    filtered or NATed ones, the original's "P" vifs); other ports' packets are not
+    tracked (the original forwards them without flows too), which spares conntrack's
+    per-packet cost."""
     if not bindings:
         return Ruleset()
     elements = {(fam, "marks", f'"{b.iif}"', f"{b.table:#x}") for b in bindings for fam in ("inet", "arp")}
+    for vif, ip in tracked or ():
+        elements |= {("inet", "tracked_vifs", f'"{vif}"', ""), ("inet", "tracked_addrs", ip, "")}
     zone_map = ", ".join(f"{t:#x} : {z}" for t, z in sorted({(b.table, b.zone) for b in bindings}))
+    tables_set = ", ".join(f"{t:#x}" for t in sorted({b.table for b in bindings}))
+    zones = f"ct zone set meta mark map {{ {zone_map} }}"
     # a packet's first `ct zone set` wins (it attaches a conntrack template), so the
-    # overrides come first and end the chain
-    zones = f"    ct zone set meta mark map {{ {zone_map} }}\n"
+    # overrides come first and end the chain; then the flows of tracked ports (from or
+    # to one) get their instance's zone, and the rest of what we marked is not tracked
     pre = "    meta mark set iifname map @marks\n"
     pre += "".join(
         f"    meta mark {o.table:#x} ip daddr {o.prefix} ct zone set {o.zone} accept\n"
         for o in sorted(set(overrides or ()))
     )
-    pre += zones
+    pre += (f"    iifname @tracked_vifs {zones} accept\n    ip daddr @tracked_addrs {zones} accept\n"
+            f"    meta mark {{ {tables_set} }} notrack\n")
     acl_fixed, acl_elements, chains = _acl_parts(list(acls or ()))
     elements |= acl_elements
-    maps = ["marks"] + (list(VIF_MAPS) if acl_fixed else [])
+    maps = ["marks", "tracked_vifs", "tracked_addrs"] + (list(VIF_MAPS) if acl_fixed else [])
 
     def tables(elems, vif_chains) -> str:
         return (
@@ -240,8 +257,10 @@ def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
             + "".join(_declare("inet", m, elems) for m in maps)
             + "  chain pre {\n    type filter hook prerouting priority raw; policy accept;\n"
             f"{pre}  }}\n"
+            # what the host itself sends with an instance's mark (gateway replies, ICMP
+            # errors): the instance's zone, so it matches a tracked flow
             "  chain out {\n    type filter hook output priority raw; policy accept;\n"
-            f"{zones}  }}\n"
+            f"    {zones}\n  }}\n"
             # the mark has done its work once routed (and SNAT matched it): clear it so
             # the VXLAN device's underlay lookup uses `main`
             "  chain post {\n    type filter hook postrouting priority srcnat + 10; policy accept;\n"
@@ -276,7 +295,7 @@ def update_script(old: Ruleset, new: Ruleset) -> str:
             out += [f"add rule {t} {name} {r}" for r in rules]
     # an entry gone or with a new value is deleted first (a key cannot be added twice)
     out += [f"delete element {f} {TABLE} {m} {{ {k} }}" for f, m, k, _ in sorted(old.elements - new.elements)]
-    out += [f"add element {f} {TABLE} {m} {{ {k} : {v} }}" for f, m, k, v in sorted(new.elements - old.elements)]
+    out += [f"add element {f} {TABLE} {m} {{ {_element(k, v)} }}" for f, m, k, v in sorted(new.elements - old.elements)]
     gone = [name for name in was if name not in now]
     out += [f"flush chain {t} {name}" for name in gone] + [f"delete chain {t} {name}" for name in gone]
     return "".join(f"{line}\n" for line in out)

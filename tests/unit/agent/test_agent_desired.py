@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from filament.agent.desired import desired_state
-from filament.agent.view import AgentView, Host, Network, PathNextHop, Port, RouteIn, Subnet
+from filament.agent.view import AclEntry, AgentView, Host, Network, PathNextHop, Port, RouteIn, Subnet
 from filament.datapath.state import Fdb, Neighbour, NextHop, Route, Rule, Vif, Vxlan, table_for_vni, vtep_mac
 from tests.unit.datapath.nft_text import mark_of, zone_of
 
@@ -117,21 +117,34 @@ def test_filter_marks_each_interface_with_its_instance_table():
         assert {i: mark_of(st.filter.text, i, family) for i in ("tap1", "tap3", "flvx5", "flvx6", "eth0")} == {
             "tap1": T5, "tap3": T6, "flvx5": T5, "flvx6": T6, "eth0": None}
     assert not any(r.iif for r in st.rules)
-    assert zone_of(st.filter.text, T5, "100.64.1.11") != zone_of(st.filter.text, T6, "100.64.1.11")
     assert desired_state(view()).filter.text == ""
+
+
+def test_conntrack_only_for_filtered_ports_in_their_instance_zone():
+    """Flows from or to a filtered port are tracked in its instance's zone (overlapping
+    addresses stay apart); an unfiltered port's packets are not tracked at all (the
+    original forwards a vif without the P flag without flows)."""
+    red = Network(RED.vrf, 5, RED.subnets, acl=(AclEntry("any", "pass"),))
+    st = desired_state(view([P1, P3], nets=(red, BLUE)))
+    text = st.filter.text
+    assert zone_of(text, T5, "100.64.1.99", iif="tap1") == zone_of(text, T5, "100.64.1.11", iif="flvx5") == 6
+    assert zone_of(text, T6, "100.64.1.99", iif="tap3") is None  # blue has no policy
+    assert zone_of(text, T6, "100.64.1.11", iif="flvx6") == 7  # same address as red's port: tracked, blue's zone
+    assert zone_of(desired_state(view([P1, P3])).filter.text, T5, "100.64.1.99", iif="tap1") is None
 
 
 def test_cross_network_flow_on_one_host_stays_in_one_zone():
     """Red and blue ports on one host, routes leaked both ways: both directions of a
     red <-> blue flow get the same conntrack zone; same-network flows keep their own."""
-    red = Network("d:p:red:red", 5, (Subnet("100.64.1.0/24", "100.64.1.1"),))
-    blue = Network("d:p:blue:blue", 6, (Subnet("100.64.2.0/24", "100.64.2.1"),))
+    policy = (AclEntry("any", "pass"),)  # connected networks have a policy: their ports are filtered
+    red = Network("d:p:red:red", 5, (Subnet("100.64.1.0/24", "100.64.1.1"),), acl=policy)
+    blue = Network("d:p:blue:blue", 6, (Subnet("100.64.2.0/24", "100.64.2.1"),), acl=policy)
     pr = Port("pr", "tapr", "02:00:00:00:00:21", "100.64.1.21", red.vrf)
     pb = Port("pb", "tapb", "02:00:00:00:00:22", "100.64.2.22", blue.vrf)
     routes = {red.vrf: remote("100.64.2.22/32", ("198.18.0.1", 6)), blue.vrf: remote("100.64.1.21/32", ("198.18.0.1", 5))}
     st = desired_state(view([pr, pb], nets=(red, blue), routes=routes))
     assert Route(T5, "100.64.2.22/32", nexthops=(NextHop("tapb"),)) in st.routes
     assert Route(T6, "100.64.1.21/32", nexthops=(NextHop("tapr"),)) in st.routes
-    there, back = zone_of(st.filter.text, T5, "100.64.2.22"), zone_of(st.filter.text, T6, "100.64.1.21")
-    assert there == back
-    assert zone_of(st.filter.text, T6, "100.64.2.99") != zone_of(st.filter.text, T5, "100.64.1.99")
+    there, back = zone_of(st.filter.text, T5, "100.64.2.22", "tapr"), zone_of(st.filter.text, T6, "100.64.1.21", "tapb")
+    assert there == back is not None
+    assert zone_of(st.filter.text, T6, "100.64.2.99", "tapb") != zone_of(st.filter.text, T5, "100.64.1.99", "tapr")

@@ -17,14 +17,20 @@ def _chain(text: str, family: str, chain: str) -> list[str]:
 
 
 def _pairs(inner: str) -> dict[str, str]:
-    return {k.strip().strip('"'): v.strip() for k, v in (e.split(" : ") for e in inner.split(", ") if " : " in e)}
+    """Map entries (key -> value), or set elements (key -> "")."""
+    out = {}
+    for e in inner.split(", "):
+        k, _, v = e.partition(" : ")
+        out[k.strip().strip('"')] = v.strip()
+    return out
 
 
 def _map(line: str, text: str = "", family: str = "inet") -> dict[str, str]:
     """The entries of the map a rule looks up: inline (``map { … }``) or named (``@name``)."""
     if "@" in line:
         name = line.split("@", 1)[1].split()[0]
-        decl = next((ln for ln in _table(text, family).splitlines() if ln.strip().startswith(f"map {name} {{")), "")
+        decl = next((ln for ln in _table(text, family).splitlines()
+                     if ln.strip().startswith((f"map {name} {{", f"set {name} {{"))), "")
         if "elements = {" not in decl:
             return {}
         return _pairs(decl.split("elements = {", 1)[1].split("}", 1)[0])
@@ -42,17 +48,29 @@ def mark_of(text: str, iif: str, family: str = "inet") -> int | None:
     return None
 
 
-def zone_of(text: str, table: int, daddr: str) -> int:
-    """The conntrack zone the ``pre`` chain gives a packet marked ``table`` going to
-    ``daddr``: the first matching ``ct zone set`` wins (the kernel ignores later ones)."""
+def _in_set(text: str, name: str, key: str) -> bool:
+    return key in _map(f"x map @{name}", text)
+
+
+def zone_of(text: str, table: int, daddr: str, iif: str = "") -> int | None:
+    """The conntrack zone the ``pre`` chain gives a packet marked ``table`` (entering
+    from ``iif``) going to ``daddr``: the first matching ``ct zone set`` wins (the kernel
+    ignores later ones); None if the packet is not tracked."""
+    zones: dict[int, int] = {}
     for line in _chain(text, "inet", "pre"):
         m = re.match(r"meta mark (0x[0-9a-f]+) ip daddr ([\d.]+)(?:/32)? ct zone set (\d+)", line)
         if m and int(m.group(1), 16) == table and m.group(2) == daddr:
             return int(m.group(3))
-        if line.startswith("ct zone set meta mark map"):
-            zones = {int(k, 16): int(v) for k, v in _map(line).items()}
+        if "ct zone set meta mark map" in line:
+            zones = {int(k, 16): int(v) for k, v in _map(line.split("ct zone set ", 1)[1], text).items()}
+            if line.startswith("iifname @") and not _in_set(text, line.split("@")[1].split()[0], iif):
+                continue
+            if line.startswith("ip daddr @") and not _in_set(text, line.split("@")[1].split()[0], daddr):
+                continue
             if table in zones:
                 return zones[table]
+        if line.endswith("notrack"):
+            return None
     raise AssertionError(f"no zone for {table:#x} -> {daddr}")
 
 
