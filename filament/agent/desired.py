@@ -281,7 +281,7 @@ def desired_state(view: AgentView) -> DatapathState:
     # conntrack only for the ports that need it: filtered or NATed ("P" vifs)
     filtered = {a.vif for a in acls} | {n.vif for n in nats}
     tracked = [(p.ifname, p.ip) for p in ports if p.ifname in filtered]
-    ruleset = nft.render(bindings, acls, overrides, nats, tracked)
+    ruleset = nft.render(bindings, acls, overrides, nats, tracked, host.vtep)
     return DatapathState(
         vifs=frozenset(vifs),
         vxlans=frozenset(vxlans),

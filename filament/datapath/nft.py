@@ -41,7 +41,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from filament.datapath.state import AclRule, FipNat, VifAcl
+from filament.datapath.state import VXLAN_PORT, AclRule, FipNat, VifAcl
 
 TABLE = "filament"  # the name of both owned tables: `inet filament` and `arp filament`
 FAMILIES = ("inet", "arp")
@@ -224,11 +224,12 @@ def _declare(family: str, name: str, elements: set[tuple[str, str, str, str]] | 
 
 def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
            overrides: list[ZoneOverride] | None = None, nats: list[FipNat] | None = None,
-           tracked: list[tuple[str, str]] | None = None) -> Ruleset:
+           tracked: list[tuple[str, str]] | None = None, vtep: str = "") -> Ruleset:
     """``tracked``: (vif, IPv4 address) of the ports whose flows conntrack must see (the
     filtered or NATed ones, the original's "P" vifs); other ports' packets are not
     tracked (the original forwards them without flows too), which spares conntrack's
-    per-packet cost."""
+    per-packet cost. ``vtep``: this host's VXLAN address; the encapsulated packets of
+    our VXLAN devices (to or from it, UDP port 4789) are not tracked either."""
     if not bindings:
         return Ruleset()
     elements = {(fam, "marks", f'"{b.iif}"', f"{b.table:#x}") for b in bindings for fam in ("inet", "arp")}
@@ -247,6 +248,10 @@ def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
     )
     pre += (f"    iifname @tracked_vifs {zones} accept\n    ip daddr @tracked_addrs {zones} accept\n"
             f"    meta mark {{ {tables_set} }} notrack\n")
+    out = f"    {zones}\n"
+    if vtep:
+        pre += f"    ip daddr {vtep} udp dport {VXLAN_PORT} notrack\n"
+        out = f"    ip saddr {vtep} udp dport {VXLAN_PORT} notrack\n" + out
     acl_fixed, acl_elements, chains = _acl_parts(list(acls or ()))
     elements |= acl_elements
     maps = ["marks", "tracked_vifs", "tracked_addrs"] + (list(VIF_MAPS) if acl_fixed else [])
@@ -260,7 +265,7 @@ def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
             # what the host itself sends with an instance's mark (gateway replies, ICMP
             # errors): the instance's zone, so it matches a tracked flow
             "  chain out {\n    type filter hook output priority raw; policy accept;\n"
-            f"    {zones}\n  }}\n"
+            f"{out}  }}\n"
             # the mark has done its work once routed (and SNAT matched it): clear it so
             # the VXLAN device's underlay lookup uses `main`
             "  chain post {\n    type filter hook postrouting priority srcnat + 10; policy accept;\n"
