@@ -240,15 +240,21 @@ def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
     zones = f"ct zone set meta mark map {{ {zone_map} }}"
     # a packet's first `ct zone set` wins (it attaches a conntrack template), so the
     # overrides come first and end the chain; then the flows of tracked ports (from or
-    # to one) get their instance's zone, and the rest of what we marked is not tracked
+    # to one) get their instance's zone, and the rest of what we marked is not tracked.
+    # With nothing to track there is no `ct zone set` at all: conntrack's hooks are only
+    # registered in a namespace while some rule needs them (they cost even untracked
+    # packets a few percent).
+    conntrack = bool(tracked or overrides)
     pre = "    meta mark set iifname map @marks\n"
-    pre += "".join(
-        f"    meta mark {o.table:#x} ip daddr {o.prefix} ct zone set {o.zone} accept\n"
-        for o in sorted(set(overrides or ()))
-    )
-    pre += (f"    iifname @tracked_vifs {zones} accept\n    ip daddr @tracked_addrs {zones} accept\n"
-            f"    meta mark {{ {tables_set} }} notrack\n")
-    out = f"    {zones}\n"
+    out = ""
+    if conntrack:
+        pre += "".join(
+            f"    meta mark {o.table:#x} ip daddr {o.prefix} ct zone set {o.zone} accept\n"
+            for o in sorted(set(overrides or ()))
+        )
+        pre += f"    iifname @tracked_vifs {zones} accept\n    ip daddr @tracked_addrs {zones} accept\n"
+        out = f"    {zones}\n"
+    pre += f"    meta mark {{ {tables_set} }} notrack\n"
     if vtep:
         pre += f"    ip daddr {vtep} udp dport {VXLAN_PORT} notrack\n"
         out = f"    ip saddr {vtep} udp dport {VXLAN_PORT} notrack\n" + out

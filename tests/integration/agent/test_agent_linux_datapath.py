@@ -85,11 +85,11 @@ def test_same_network_ping_over_vxlan_isolated_by_network(lab):
         assert lab.ping(w["w1"], "100.64.1.1")
         assert lab.ping(w["w1"], "100.64.1.12", size=1550 - 28)
         # unfiltered ports (no policy, no group: no "P" flag) are forwarded without flows,
-        # as the original forwards them: conntrack never sees the workloads' packets, nor
-        # our VXLAN devices' encapsulated ones
+        # as the original forwards them: with no port to track, conntrack is not even
+        # hooked in the host's namespace (no entry for workloads, gateway, or underlay)
         if shutil.which("conntrack"):
             ct = sh("conntrack", "-L", ns=h1, check=False).stdout
-            assert "100.64.1." not in ct and "dport=4789" not in ct, ct
+            assert not ct.strip(), ct
     finally:
         for dp in dps:
             dp.close()
