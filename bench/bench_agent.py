@@ -529,7 +529,7 @@ async def run(args, nss: Namespaces, tmp: str) -> None:
         print(f"  load average during the run: {os.getloadavg()[0]:.2f} (2 cores; other work on the machine skews the figures)")
         if args.rounds:
             # blocking on purpose: nothing else runs on the loop now
-            # the newest port: its `ip rule iif` is the last of host 1's list (the worst case)
+            # the newest port, with every port on host 1: per-packet work that grows with ports shows here
             late = throughput(args, tmp, {OVERLAY: (lab.workloads[-1].ns, lab.peer.ns, PEER_IP), RAW_VXLAN: (rw1, rw2, rdst)})
             print_throughput(args, early, late, 1, len(lab.workloads))
     finally:
