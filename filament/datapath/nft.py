@@ -2,9 +2,11 @@
 and ``arp filament``.
 
 Per routing instance: packets entering from its vifs or its VXLAN device get the
-instance's table id as mark (one ``iifname`` map lookup, however many ports), then the
-mark picks the instance's conntrack zone (a map too; overlapping subnets stay apart). The
-mark is what selects the routing table (one ``ip rule fwmark`` per instance, no rule per
+instance's table id as mark (one ``iifname`` map lookup, however many ports). Flows from
+or to a filtered or NATed port (``tracked``) get their instance's conntrack zone by that
+mark (overlapping subnets stay apart); everything else we mark, and our VXLAN devices'
+encapsulated packets, is not tracked, and with nothing to track no ``ct`` expression is
+rendered, so conntrack stays out of the namespace. The mark is what selects the routing table (one ``ip rule fwmark`` per instance, no rule per
 interface: the kernel walks ip rules one by one for every routed packet). ARP is not IP,
 so the ``arp`` table's input chain marks ARP requests the same way: proxy ARP's route
 lookup then uses the instance's table. A flow between two networks on one host enters
