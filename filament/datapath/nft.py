@@ -247,16 +247,20 @@ def render(bindings: list[ZoneBinding], acls: list[VifAcl] | None = None,
     # registered in a namespace while some rule needs them (they cost even untracked
     # packets a few percent).
     conntrack = bool(tracked or overrides)
-    pre = "    meta mark set iifname map @marks\n"
     out = ""
     if conntrack:
+        pre = "    meta mark set iifname map @marks\n"
         pre += "".join(
             f"    meta mark {o.table:#x} ip daddr {o.prefix} ct zone set {o.zone} accept\n"
             for o in sorted(set(overrides or ()))
         )
         pre += f"    iifname @tracked_vifs {zones} accept\n    ip daddr @tracked_addrs {zones} accept\n"
         out = f"    {zones}\n"
-    pre += f"    meta mark {{ {tables_set} }} notrack\n"
+        pre += f"    meta mark {{ {tables_set} }} notrack\n"
+    else:
+        # nothing tracked: mark and untrack in one rule (one lookup per packet; the
+        # notrack matters where something else hooks conntrack into the namespace)
+        pre = "    meta mark set iifname map @marks notrack\n"
     if vtep:
         pre += f"    ip daddr {vtep} udp dport {VXLAN_PORT} notrack\n"
         out = f"    ip saddr {vtep} udp dport {VXLAN_PORT} notrack\n" + out

@@ -43,7 +43,7 @@ def mark_of(text: str, iif: str, family: str = "inet") -> int | None:
     chain = "pre" if family == "inet" else "in"
     for line in _chain(text, family, chain):
         if line.startswith("meta mark set iifname map"):
-            got = _map(line, text, family).get(iif)
+            got = _map(line.removesuffix(" notrack"), text, family).get(iif)
             return int(got, 16) if got else None
     return None
 
