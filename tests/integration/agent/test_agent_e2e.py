@@ -68,6 +68,39 @@ def port_body(vmi, vm, vn, ifname, ip, mac):
             "system-name": ifname, "mac-address": mac, "rx-vlan-id": -1, "tx-vlan-id": -1}
 
 
+async def add_vrouter(api, name: str, vtep: str, vms) -> None:
+    """The virtual-router of a compute host, linked to the VMs it hosts."""
+    await api.create("virtual-router", {
+        "fq_name": [GSC, name], "parent_type": "global-system-config", "virtual_router_ip_address": vtep,
+        "virtual_machine_refs": [{"to": vm["fq_name"], "uuid": vm["uuid"]} for vm in vms]})
+
+
+async def start_agents(agents: list, hosts, controls, sfx: str, tmp_path, source_base: int, *,
+                       names: str = "cn", underlay: str = "198.18.0", introspect: bool = True) -> list:
+    """One agent (linux datapath) per compute-host namespace, appended to ``agents`` as it
+    starts (so the caller's cleanup stops every one): host i is ``<names><i>-<sfx>``
+    with VTEP ``<underlay>.<i>``, talks XMPP to ``controls[i-1]`` from 127.0.0.<base+i>."""
+    from filament.datapath.linux import LinuxDatapath
+
+    for i, (ns, control) in enumerate(zip(hosts, controls), 1):
+        opts = AgentOptions(f"{names}{i}-{sfx}", f"{underlay}.{i}", "ul0", 1600, [control],
+                            f"127.0.0.{source_base + i}", port_api=("127.0.0.1", 0),
+                            introspect=("127.0.0.1", 0) if introspect else None,
+                            ports_dir=str(tmp_path / f"ports{i}"), resync_interval=2.0)
+        a = AgentService(opts, lambda ns=ns: LinuxDatapath(ns))
+        await a.start()
+        agents.append(a)
+    return agents
+
+
+async def plug(agent, *bodies) -> None:
+    """POST each port body to the agent's port API (200 expected)."""
+    async with aiohttp.ClientSession() as http:
+        for body in bodies:
+            r = await http.post(f"http://127.0.0.1:{agent.port_api_port}/port", json=body)
+            assert r.status == 200, await r.text()
+
+
 async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
     from filament.datapath.linux import LinuxDatapath
 
@@ -90,24 +123,14 @@ async def test_ports_from_the_api_ping_across_hosts(api_server, lab, tmp_path):
         for i, (ns, ifname, ip, mac) in enumerate(((h1, "tapw1", "100.64.1.11", "02:00:00:00:01:11"),
                                                    (h2, "tapw2", "100.64.1.12", "02:00:00:00:01:12")), 1):
             vm, vmi = await make_port(api, sfx, vn, f"w{i}", ip, mac)
-            await api.create("virtual-router", {
-                "fq_name": [GSC, f"cn{i}-{sfx}"], "parent_type": "global-system-config",
-                "virtual_router_ip_address": f"198.18.0.{i}",
-                "virtual_machine_refs": [{"to": vm["fq_name"], "uuid": vm["uuid"]}]})
+            await add_vrouter(api, f"cn{i}-{sfx}", f"198.18.0.{i}", [vm])
             ports.append(port_body(vmi, vm, vn, ifname, ip, mac))
         await ctl.start()
         await until(lambda: ctl.node.config_connected)
-        for i, ns in enumerate((h1, h2), 1):
-            opts = AgentOptions(f"cn{i}-{sfx}", f"198.18.0.{i}", "ul0", 1600, [("127.0.0.1", ctl.xmpp_port)],
-                                f"127.0.0.{20 + i}", port_api=("127.0.0.1", 0), introspect=("127.0.0.1", 0),
-                                ports_dir=str(tmp_path / f"ports{i}"), resync_interval=2.0)
-            a = AgentService(opts, lambda ns=ns: LinuxDatapath(ns))
-            await a.start()
-            agents.append(a)
+        await start_agents(agents, (h1, h2), [("127.0.0.1", ctl.xmpp_port)] * 2, sfx, tmp_path, 20)
+        for a, body in zip(agents, ports):
+            await plug(a, body)
         async with aiohttp.ClientSession() as http:
-            for a, body in zip(agents, ports):
-                r = await http.post(f"http://127.0.0.1:{a.port_api_port}/port", json=body)
-                assert r.status == 200, await r.text()
             bad = dict(ports[0], **{"mac-address": "00:00:00:00:00:00"})
             r = await http.post(f"http://127.0.0.1:{agents[0].port_api_port}/port", json=bad)
             assert r.status == 500 and "mac-address" in (await r.json())["error"]

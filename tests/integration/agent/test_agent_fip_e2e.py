@@ -12,17 +12,16 @@ import shutil
 import subprocess
 import uuid
 
-import aiohttp
 import pytest
 
-from filament.agent.service import AgentOptions, AgentService
+from filament.agent.service import AgentService
 from filament.compiler.service import CompilerService
 from filament.config.client import ConfigClient
 from filament.control.node import ControlOptions
 from filament.control.service import ControlNodeService
 
 from netns import Lab
-from test_agent_e2e import GSC, IPAM, PROJ, make_port, port_body, until
+from test_agent_e2e import IPAM, PROJ, add_vrouter, make_port, plug, port_body, start_agents, until
 
 pytestmark = [
     pytest.mark.integration,
@@ -76,8 +75,6 @@ def _has_route(agent: AgentService, vrf: str, prefix: str) -> bool:
 
 
 async def test_floating_ip_is_nat(api_server, lab, tmp_path):
-    from filament.datapath.linux import LinuxDatapath
-
     sfx = uuid.uuid4().hex[:8]
     fip_ip = "100.64.9.100"
     h1, h2 = lab.ns("h1"), lab.ns("h2")
@@ -102,25 +99,14 @@ async def test_floating_ip_is_nat(api_server, lab, tmp_path):
                                                          (pub, "wp", "tapwp", "100.64.9.12", "02:00:00:00:09:12")), 1):
             vm, vmi = await make_port(api, sfx, vn, name, ip, mac)
             vmi1 = vmi1 or vmi
-            await api.create("virtual-router", {
-                "fq_name": [GSC, f"cn{i}-{sfx}"], "parent_type": "global-system-config",
-                "virtual_router_ip_address": f"198.18.0.{i}",
-                "virtual_machine_refs": [{"to": vm["fq_name"], "uuid": vm["uuid"]}]})
+            await add_vrouter(api, f"cn{i}-{sfx}", f"198.18.0.{i}", [vm])
             bodies.append(port_body(vmi, vm, vn, ifname, ip, mac))
         await comp.start()
         await ctl.start()
         await until(lambda: ctl.node.config_connected)
-        for i, ns in enumerate((h1, h2), 1):
-            opts = AgentOptions(f"cn{i}-{sfx}", f"198.18.0.{i}", "ul0", 1600, [("127.0.0.1", ctl.xmpp_port)],
-                                f"127.0.0.{50 + i}", port_api=("127.0.0.1", 0), introspect=("127.0.0.1", 0),
-                                ports_dir=str(tmp_path / f"ports{i}"), resync_interval=2.0)
-            a = AgentService(opts, lambda ns=ns: LinuxDatapath(ns))
-            await a.start()
-            agents.append(a)
-        async with aiohttp.ClientSession() as http:
-            for a, body in zip(agents, bodies):
-                r = await http.post(f"http://127.0.0.1:{a.port_api_port}/port", json=body)
-                assert r.status == 200, await r.text()
+        await start_agents(agents, (h1, h2), [("127.0.0.1", ctl.xmpp_port)] * 2, sfx, tmp_path, 50)
+        for a, body in zip(agents, bodies):
+            await plug(a, body)
         a1, a2 = agents
 
         async def settled():

@@ -11,10 +11,9 @@ import os
 import shutil
 import uuid
 
-import aiohttp
 import pytest
 
-from filament.agent.service import AgentOptions, AgentService
+from filament.agent.service import AgentService
 from filament.cli.flow import flows
 from filament.compiler.service import CompilerService
 from filament.config.client import ConfigClient
@@ -22,7 +21,7 @@ from filament.control.node import ControlOptions
 from filament.control.service import ControlNodeService
 
 from netns import Lab
-from test_agent_e2e import GSC, IPAM, PROJ, make_port, port_body, until
+from test_agent_e2e import IPAM, PROJ, add_vrouter, make_port, plug, port_body, start_agents, until
 
 pytestmark = [
     pytest.mark.integration,
@@ -49,8 +48,6 @@ def _rule(direction_in: bool, remote: dict) -> dict:
 
 
 async def test_remote_group_member_allowed_non_member_dropped(api_server, lab, tmp_path):
-    from filament.datapath.linux import LinuxDatapath
-
     sfx = uuid.uuid4().hex[:8]
     h1, h2 = lab.ns("h1"), lab.ns("h2")
     lab.underlay(h1, h2, "198.18.0.1", "198.18.0.2")
@@ -87,25 +84,13 @@ async def test_remote_group_member_allowed_non_member_dropped(api_server, lab, t
             vms[host].append(vm)
             bodies[host].append(port_body(vmi, vm, vn, ifname, ip, mac))
         for i in (1, 2):
-            await api.create("virtual-router", {
-                "fq_name": [GSC, f"cn{i}-{sfx}"], "parent_type": "global-system-config",
-                "virtual_router_ip_address": f"198.18.0.{i}",
-                "virtual_machine_refs": [{"to": vm["fq_name"], "uuid": vm["uuid"]} for vm in vms[i]]})
+            await add_vrouter(api, f"cn{i}-{sfx}", f"198.18.0.{i}", vms[i])
         await comp.start()
         await ctl.start()
         await until(lambda: ctl.node.config_connected)
-        for i, ns in enumerate((h1, h2), 1):
-            opts = AgentOptions(f"cn{i}-{sfx}", f"198.18.0.{i}", "ul0", 1600, [("127.0.0.1", ctl.xmpp_port)],
-                                f"127.0.0.{60 + i}", port_api=("127.0.0.1", 0), introspect=("127.0.0.1", 0),
-                                ports_dir=str(tmp_path / f"ports{i}"), resync_interval=2.0)
-            a = AgentService(opts, lambda ns=ns: LinuxDatapath(ns))
-            await a.start()
-            agents.append(a)
-        async with aiohttp.ClientSession() as http:
-            for a, i in zip(agents, (1, 2)):
-                for body in bodies[i]:
-                    r = await http.post(f"http://127.0.0.1:{a.port_api_port}/port", json=body)
-                    assert r.status == 200, await r.text()
+        await start_agents(agents, (h1, h2), [("127.0.0.1", ctl.xmpp_port)] * 2, sfx, tmp_path, 60)
+        for a, i in zip(agents, (1, 2)):
+            await plug(a, *bodies[i])
         a1, a2 = agents
 
         def db_admits(prefix: str) -> bool:

@@ -13,17 +13,16 @@ import shutil
 import socket
 import uuid
 
-import aiohttp
 import pytest
 
-from filament.agent.service import AgentOptions, AgentService
+from filament.agent.service import AgentService
 from filament.compiler.service import CompilerService
 from filament.config.client import ConfigClient
 from filament.control.node import ControlOptions
 from filament.control.service import ControlNodeService
 
 from netns import Lab
-from test_agent_e2e import GSC, IPAM, PROJ, make_port, port_body, until
+from test_agent_e2e import IPAM, PROJ, add_vrouter, make_port, plug, port_body, start_agents, until
 
 pytestmark = [
     pytest.mark.integration,
@@ -50,8 +49,6 @@ def lab():
 
 
 async def test_workloads_on_agents_of_two_meshed_control_nodes_ping(api_process, lab, tmp_path):
-    from filament.datapath.linux import LinuxDatapath
-
     api_url = api_process().start()  # its own store: no other test's bgp-routers join this mesh
     sfx = uuid.uuid4().hex[:8]
     h1, h2 = lab.ns("h1"), lab.ns("h2")
@@ -81,10 +78,7 @@ async def test_workloads_on_agents_of_two_meshed_control_nodes_ping(api_process,
         for i, (ifname, ip, mac) in enumerate((("tapm1", "100.65.1.11", "02:00:00:00:06:11"),
                                                 ("tapm2", "100.65.1.12", "02:00:00:00:06:12")), 1):
             vm, vmi = await make_port(api, sfx, vn, f"m{i}", ip, mac)
-            await api.create("virtual-router", {
-                "fq_name": [GSC, f"mh{i}-{sfx}"], "parent_type": "global-system-config",
-                "virtual_router_ip_address": f"198.18.6.{i}",
-                "virtual_machine_refs": [{"to": vm["fq_name"], "uuid": vm["uuid"]}]})
+            await add_vrouter(api, f"mh{i}-{sfx}", f"198.18.6.{i}", [vm])
             ports.append(port_body(vmi, vm, vn, ifname, ip, mac))
         await comp.start()
         for addr in CN:
@@ -96,17 +90,10 @@ async def test_workloads_on_agents_of_two_meshed_control_nodes_ping(api_process,
         a_to_b = lambda: ctls[CN[0]].bgp.speaker.sessions.get(CN[1])  # noqa: E731
         await until(lambda: a_to_b() is not None and a_to_b().established, timeout=20)
 
-        for i, (ns, addr) in enumerate(((h1, CN[0]), (h2, CN[1])), 1):
-            opts = AgentOptions(f"mh{i}-{sfx}", f"198.18.6.{i}", "ul0", 1600, [(addr, ctls[addr].xmpp_port)],
-                                f"127.0.0.{92 + i}", port_api=("127.0.0.1", 0), introspect=None,
-                                ports_dir=str(tmp_path / f"ports{i}"), resync_interval=2.0)
-            a = AgentService(opts, lambda ns=ns: LinuxDatapath(ns))
-            await a.start()
-            agents.append(a)
-        async with aiohttp.ClientSession() as http:
-            for a, body in zip(agents, ports):
-                r = await http.post(f"http://127.0.0.1:{a.port_api_port}/port", json=body)
-                assert r.status == 200, await r.text()
+        await start_agents(agents, (h1, h2), [(addr, ctls[addr].xmpp_port) for addr in CN], sfx, tmp_path, 92,
+                           names="mh", underlay="198.18.6", introspect=False)
+        for a, body in zip(agents, ports):
+            await plug(a, body)
 
         # each agent learns the other's /32 through its own control node and the mesh
         def learned(a: AgentService, prefix: str, vtep: str) -> bool:
